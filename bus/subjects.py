@@ -74,7 +74,8 @@ def aggregate_subject_prefix(tenant: str, aggregate: str, aggregate_id: str) -> 
 
 
 def aggregate_subjects(tenant: str, aggregate: str, aggregate_id: str) -> str:
-    """All events of one aggregate: the OCC `Expected-Last-Subject-Sequence-Subject` and load filter."""
+    """All events of one aggregate: the load filter and the OCC
+    `Nats-Expected-Last-Subject-Sequence-Subject`."""
     return f"{aggregate_subject_prefix(tenant, aggregate, aggregate_id)}.*"
 
 
