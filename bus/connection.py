@@ -7,6 +7,7 @@ credentials and TLS, provisions the streams, and returns a `Bus` to close.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ def _tls(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
-async def connect(url: str, settings: Settings, *, name: str = "tessera", **options) -> Client:
+async def connect(url: str, settings: Settings, *, name: str = "tessera", timeout: float = 5.0, **options) -> Client:
     async def _quiet(_exc: Exception) -> None:  # nats-py logs each failed attempt otherwise
         return None
 
@@ -63,7 +64,13 @@ async def connect(url: str, settings: Settings, *, name: str = "tessera", **opti
     )
     opts.update(options)
     try:
-        return await nats.connect(**{k: v for k, v in opts.items() if v is not None})
+        # nats-py keeps retrying an unreachable first server when reconnects are allowed: bound it
+        return await asyncio.wait_for(nats.connect(**{k: v for k, v in opts.items() if v is not None}), timeout)
+    except asyncio.TimeoutError:
+        raise ConnectError(
+            f"cannot connect to NATS at {url} (no answer within {timeout:g}s): "
+            "check TESSERA_NATS_URL, or unset it to run the embedded server"
+        ) from None
     except Exception as exc:  # nats-py raises several unrelated types for "nobody there"
         raise ConnectError(
             f"cannot connect to NATS at {url} ({type(exc).__name__}: {exc or 'no servers available'}): "

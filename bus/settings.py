@@ -77,29 +77,36 @@ class Settings:
         home = Path(env.get("TESSERA_HOME", ".tessera"))
         path = Path(env["TESSERA_CONFIG"]) if env.get("TESSERA_CONFIG") else home / "tessera.toml"
         values: dict[str, Any] = {"home": home}
+        origins = {"home": "TESSERA_HOME"}
         if path.is_file():
             try:
-                values.update(tomllib.loads(path.read_text()).get("bus", {}))
-            except tomllib.TOMLDecodeError as exc:
+                table = tomllib.loads(path.read_text()).get("bus", {})
+            except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-        values.update({name: env[var] for name, var in _ENV.items() if env.get(var)})
-        return cls.from_mapping(values, origin=str(path))
+            values.update(table)
+            origins.update({name: f"{path} bus.{name}" for name in table})
+        for name, var in _ENV.items():
+            if env.get(var):
+                values[name], origins[name] = env[var], var
+        return cls.from_mapping(values, origins)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], origin: str = "settings") -> Settings:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ConfigError(f"{origin}: unknown setting {unknown[0]!r}")
+    def from_mapping(cls, values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> Settings:
+        origins = origins or {}
+        known = {f.name for f in fields(cls)}
+        for name in values:
+            if name not in known:
+                raise ConfigError(f"{origins.get(name, name)}: unknown setting (known: {', '.join(sorted(known))})")
         settings = cls()
         for name, raw in values.items():
-            settings = replace(settings, **{name: _coerce(name, raw, type(getattr(settings, name)), origin)})
+            where = origins.get(name, name)
+            settings = replace(settings, **{name: _coerce(where, raw, type(getattr(settings, name)))})
         if settings.replicas not in (1, 3, 5):
-            raise ConfigError(f"{origin}: replicas must be 1, 3 or 5, got {settings.replicas}")
+            raise ConfigError(f"{origins.get('replicas', 'replicas')}: must be 1, 3 or 5, got {settings.replicas}")
         return settings
 
 
-def _coerce(name: str, raw: Any, kind: type, origin: str) -> Any:
+def _coerce(where: str, raw: Any, kind: type) -> Any:
     if kind is type(None) or raw is None:
         return None if raw is None else str(raw)
     try:
@@ -115,4 +122,5 @@ def _coerce(name: str, raw: Any, kind: type, origin: str) -> Any:
             return Path(raw)
         return kind(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{origin}: {name} must be a {kind.__name__}, got {raw!r}") from None
+        kinds = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+        raise ConfigError(f"{where}: must be {kinds.get(kind, kind.__name__)}, got {raw!r}") from None
