@@ -141,6 +141,8 @@ class Consumer:
                         break
                     await self._one(msg)
         finally:
+            if self.nc.is_connected:
+                await self.nc.flush()  # acks and naks are fire-and-forget: make sure they left
             self._stopped.set()
 
     async def stop(self) -> None:
