@@ -25,6 +25,7 @@ of atomic batches, expected-sequence errors or ack-timeout resolution.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass, field
 
@@ -35,7 +36,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.nuid import NUID
 
 from bus import direct
-from bus.errors import ConcurrencyConflict, PublishError, PublishOutcomeUnknown
+from bus.errors import BusError, ConcurrencyConflict, PublishError, PublishOutcomeUnknown
 
 CONFLICT_CODES = (10071, 10164)
 DUPLICATE_IN_BATCH = 10201
@@ -103,15 +104,54 @@ class Publisher:
         expects = expect if isinstance(expect, list) else [expect] if expect else []
         return await self._resolving(msgs[-1], expects[0] if expects else None, lambda: self._batch(msgs, expects))
 
-    async def publish_many(self, msgs: list[OutMsg], window: int = 256) -> list[Ack]:
-        """Independent messages, pipelined `window` at a time; each still needs its own PubAck."""
-        sem = asyncio.Semaphore(window)
+    async def publish_many(self, msgs: list[OutMsg], window: int = 4096) -> list[Ack]:
+        """Independent messages, pipelined: up to `window` in flight, each still needing its own PubAck.
 
-        async def one(m: OutMsg) -> Ack:
-            async with sem:
-                return await self.publish(m)
+        All replies come to one wildcard inbox (a subscription per call, not a future
+        and a timer per message). A message whose ack does not arrive in time goes
+        through `publish`'s resolution (read back, then resend with the same id).
+        Messages are independent: if one is rejected the others still land, and the
+        first rejection is raised after all have been answered.
+        """
+        acks: list[Ack | BaseException | None] = [None] * len(msgs)
+        if not msgs:
+            return []
+        prefix = self.nc.new_inbox()
+        slots = asyncio.Semaphore(window)
+        answered = asyncio.Event()
+        remaining = len(msgs)
 
-        return list(await asyncio.gather(*(one(m) for m in msgs)))
+        async def on_reply(reply) -> None:
+            nonlocal remaining
+            index = int(reply.subject.rsplit(".", 1)[1])
+            if acks[index] is not None:
+                return
+            try:
+                acks[index] = _ack(reply.data, {})
+            except PublishError as exc:
+                acks[index] = exc
+            slots.release()
+            remaining -= 1
+            if remaining == 0:
+                answered.set()
+
+        sub = await self.nc.subscribe(f"{prefix}.*", cb=on_reply)
+        try:
+            for index, m in enumerate(msgs):
+                await slots.acquire()
+                await self.nc.publish(m.subject, m.data, reply=f"{prefix}.{index}",
+                                      headers={**m.headers, "Nats-Msg-Id": m.msg_id})
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(answered.wait(), self.timeout)
+        finally:
+            await sub.unsubscribe()
+        for index, ack in enumerate(acks):
+            if ack is None:  # unanswered: unknown, resolved like any timed-out publish
+                acks[index] = await self.publish(msgs[index])
+        for ack in acks:
+            if isinstance(ack, BaseException):
+                raise ack
+        return acks  # type: ignore[return-value]
 
     async def _resolving(self, last: OutMsg, expect: Expectation | None, send) -> Ack:
         for attempt in range(self.attempts):
@@ -130,6 +170,15 @@ class Publisher:
                 if found is not None:
                     return found
                 raise
+            except PublishError as exc:
+                if attempt == 0:
+                    raise
+                # the resend was refused (e.g. no responders while a stream elects a leader), but an
+                # earlier copy timed out and may have landed: that is still unknown, not failed
+                raise PublishOutcomeUnknown(
+                    f"no PubAck for {last.subject} (msg id {last.msg_id}); the resend was refused ({exc}) "
+                    "and an earlier attempt may have landed"
+                ) from exc
         raise PublishOutcomeUnknown(
             f"no PubAck for {last.subject} (msg id {last.msg_id}) after {self.attempts} attempts; "
             "it is not in the stream yet and may still land"
@@ -138,7 +187,7 @@ class Publisher:
     async def _read_back(self, last: OutMsg) -> Ack | None:
         try:
             stored = await direct.last_for(self.nc, self.stream, last.subject, timeout=self.timeout)
-        except (NatsTimeout, asyncio.TimeoutError, NoRespondersError):
+        except (NatsTimeout, asyncio.TimeoutError, NoRespondersError, BusError):  # BusError: a non-404 status
             return None
         if stored is not None and stored.msg_id == last.msg_id:
             return Ack(self.stream, stored.seq, count=int(stored.headers.get("Nats-Batch-Sequence", 1)))
@@ -175,7 +224,15 @@ class Publisher:
             headers["Nats-Batch-Commit"] = "1"
             if pending:
                 raise ValueError(f"expectation on {sorted(pending)} matches no message of the batch")
-            return await self._request(m.subject, m.data, headers)
+            try:
+                return await self._request(m.subject, m.data, headers)
+            except ConcurrencyConflict as exc:
+                # the expectation rode on an earlier message, not this commit: name it in the error
+                if len(expects) != 1 or exc.subject_filter != "?":
+                    raise
+                raise ConcurrencyConflict(
+                    expects[0].subject_filter, expects[0].last_sequence, exc.actual, exc.err_code
+                ) from None
         raise AssertionError("unreachable")
 
 

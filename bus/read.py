@@ -8,7 +8,11 @@
 - `follow` does the same and then keeps going with new messages until cancelled.
 
 Both use an ordered push consumer (ephemeral, flow-controlled, no acks): the
-server re-creates it on a gap, so the handler sees each sequence once, in order.
+client re-creates it on a gap, so the handler sees each sequence once, in order.
+Messages are taken in the subscription callback (not `next_msg`, which costs a
+task and a timer per message) and the stream sequence is read off the ack
+subject directly: replay runs at the speed of the wire, not of the client's
+per-message bookkeeping.
 """
 
 from __future__ import annotations
@@ -38,53 +42,96 @@ def _config(start_seq: int | None, start_time: datetime | None) -> ConsumerConfi
     return ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
 
 
-async def _messages(
-    nc: Client, stream: str, subject: str, start_seq: int | None, start_time: datetime | None, live: bool
-) -> AsyncIterator[StoredMsg]:
-    js = nc.jetstream()
-    info = await js.stream_info(stream)
-    if not live and info.state.messages == 0:
-        return
-    end = info.state.last_seq
-    sub = await js.subscribe(
-        subject, stream=stream, ordered_consumer=True, config=_config(start_seq, start_time),
+def _position(reply: str) -> tuple[int, int]:
+    """(stream sequence, pending) from a JetStream ack subject, without nats-py's Metadata objects.
+
+    v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+    v2: $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>.<token>
+    """
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        return int(tokens[5]), int(tokens[8])
+    return int(tokens[7]), int(tokens[10])
+
+
+async def _subscribe(js, stream: str, subject: str | None, start_seq, start_time, cb):
+    return await js.subscribe(
+        subject or ">", stream=stream, ordered_consumer=True, config=_config(start_seq, start_time), cb=cb,
         pending_msgs_limit=1_000_000, pending_bytes_limit=1 << 30,
     )
+
+
+async def replay(
+    nc: Client, stream: str, handler: Handler, *, subject: str | None = None, start_seq: int | None = None,
+    start_time: datetime | None = None,
+) -> int:
+    """Handle every message up to the stream's end at call time; returns the last sequence handled (0 if none).
+
+    Messages are handled in the subscription's callback, in stream order, one at a
+    time (an async handler is awaited before the next message); a handler error
+    stops the replay and is raised here.
+    """
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    if info.state.messages == 0 or (start_seq or 0) > info.state.last_seq:
+        return 0
+    end = info.state.last_seq
+    done = asyncio.Event()
+    last = 0
+    failure: list[BaseException] = []
+
+    async def on_msg(msg) -> None:
+        nonlocal last
+        if done.is_set():
+            return
+        seq, pending = _position(msg.reply)
+        try:
+            result = handler(StoredMsg(msg.subject, seq, msg.data, msg.headers or {}))
+            if asyncio.iscoroutine(result):
+                await result
+        except BaseException as exc:  # surfaced to the caller, not swallowed by the callback task
+            failure.append(exc)
+            done.set()
+            return
+        last = seq
+        if seq >= end or pending == 0:
+            done.set()
+
+    sub = await _subscribe(js, stream, subject, start_seq, start_time, on_msg)
+    try:
+        while not done.is_set():
+            try:
+                await asyncio.wait_for(done.wait(), 2.0)
+            except asyncio.TimeoutError:
+                # a filtered replay may have nothing left before `end`: ask the server
+                if sub.pending_msgs == 0 and (await sub.consumer_info()).num_pending == 0:
+                    break
+    finally:
+        await sub.unsubscribe()
+    if failure:
+        raise failure[0]
+    return last
+
+
+async def _live(
+    nc: Client, stream: str, subject: str | None, start_seq: int | None, start_time: datetime | None
+) -> AsyncIterator[StoredMsg]:
+    queue: asyncio.Queue[StoredMsg] = asyncio.Queue()
+
+    async def on_msg(msg) -> None:
+        queue.put_nowait(StoredMsg(msg.subject, _position(msg.reply)[0], msg.data, msg.headers or {}))
+
+    sub = await _subscribe(nc.jetstream(), stream, subject, start_seq, start_time, on_msg)
     try:
         while True:
-            try:
-                msg = await sub.next_msg(timeout=None if live else 2.0)
-            except asyncio.TimeoutError:
-                if live:
-                    continue
-                # nothing matching is left before `end` (filtered replays may end early)
-                if (await sub.consumer_info()).num_pending == 0:
-                    return
-                continue
-            meta = msg.metadata
-            yield StoredMsg(subject=msg.subject, seq=meta.sequence.stream, data=msg.data, headers=dict(msg.headers or {}))
-            if not live and (meta.sequence.stream >= end or meta.num_pending == 0):
-                return
+            yield await queue.get()
     finally:
         await sub.unsubscribe()
 
 
-async def replay(
-    nc: Client, stream: str, handler: Handler, *, subject: str = ">", start_seq: int | None = None,
-    start_time: datetime | None = None,
-) -> int:
-    """Handle every message up to the stream's end at call time; returns the last sequence handled (0 if none)."""
-    last = 0
-    async for stored in _messages(nc, stream, subject, start_seq, start_time, live=False):
-        result = handler(stored)
-        if asyncio.iscoroutine(result):
-            await result
-        last = stored.seq
-    return last
-
-
 def follow(
-    nc: Client, stream: str, *, subject: str = ">", start_seq: int | None = None, start_time: datetime | None = None
+    nc: Client, stream: str, *, subject: str | None = None, start_seq: int | None = None,
+    start_time: datetime | None = None,
 ) -> AsyncIterator[StoredMsg]:
     """Every message from the start point on, then new ones as they arrive; stop by breaking out."""
-    return _messages(nc, stream, subject, start_seq, start_time, live=True)
+    return _live(nc, stream, subject, start_seq, start_time)

@@ -67,6 +67,7 @@ class ServerProcess:
     cluster_port: int = 0
     routes: list[int] = field(default_factory=list)
     max_batch: int = 5000
+    extra_config: str = ""  # appended verbatim: authorization, TLS, accounts
     proc: subprocess.Popen | None = None
 
     def __post_init__(self) -> None:
@@ -107,6 +108,7 @@ class ServerProcess:
                 f"  routes: [{routes}]",
                 "}",
             ]
+        lines.append(self.extra_config)
         return "\n".join(line for line in lines if line) + "\n"
 
     def start(self, timeout: float = 15.0) -> ServerProcess:
