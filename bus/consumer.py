@@ -14,6 +14,11 @@ Ack semantics (the contract every handler relies on):
   delivery count) to `dlq.<stream>.<consumer>`, waits for that PubAck, and only then terminates the original
   (`+TERM`). If the dead-letter publish fails, the original is naked instead —
   nothing is acked that was not handled or stored elsewhere.
+- Redeliveries can arrive after newer messages were handled (up to
+  `max_ack_pending` are in flight). A handler that skips by "highest sequence
+  applied" must therefore run with `max_ack_pending=1`; projections are better
+  served by `bus.read.follow` from their stored position (strict order, no
+  durable consumer), as the eventsourcing library's projection runner does.
 - `stop()` is graceful: the message being handled finishes and is acked;
   messages fetched but not started are naked (redelivered at once), never acked.
 
