@@ -29,6 +29,16 @@ COMPARED = (
 )
 
 
+def event_stream(name: str, subjects: list[str], *, replicas: int, duplicate_window: float,
+                 max_bytes: int = -1) -> StreamConfig:
+    """The rules of a system-of-record stream: never evict, never delete, atomic batches, Direct Get."""
+    return StreamConfig(
+        name=name, subjects=subjects, retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+        num_replicas=replicas, duplicate_window=duplicate_window, allow_direct=True, max_msgs=-1, max_age=0,
+        max_bytes=max_bytes, discard=DiscardPolicy.NEW, deny_delete=True, deny_purge=True, allow_atomic=True,
+    )
+
+
 def expected_streams(settings: Settings) -> list[StreamConfig]:
     common = dict(
         retention=RetentionPolicy.LIMITS,
@@ -41,8 +51,8 @@ def expected_streams(settings: Settings) -> list[StreamConfig]:
     return [
         StreamConfig(name="CMD", subjects=["cmd.>"], max_age=365 * DAY, max_bytes=-1,
                      discard=DiscardPolicy.OLD, **common),
-        StreamConfig(name="EVT", subjects=["evt.>", "trk.>"], max_age=0, max_bytes=settings.evt_max_bytes,
-                     discard=DiscardPolicy.NEW, deny_delete=True, deny_purge=True, allow_atomic=True, **common),
+        event_stream("EVT", ["evt.>", "trk.>"], replicas=settings.replicas,
+                     duplicate_window=settings.duplicate_window, max_bytes=settings.evt_max_bytes),
         StreamConfig(name="USAGE", subjects=["usage.>"], max_age=62 * DAY, max_bytes=-1,
                      discard=DiscardPolicy.NEW, deny_delete=True, allow_atomic=True, **common),
         StreamConfig(name="LOG", subjects=["log.>"], max_age=7 * DAY, max_bytes=-1,

@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
+from bus.streams import event_stream
 from bus.subjects import token
 
 
@@ -76,22 +77,8 @@ class StoreConfig:
 
 
 def stream_config(config: StoreConfig) -> StreamConfig:
-    return StreamConfig(
-        name=config.stream,
-        subjects=[f"{config.event_prefix}.>", f"{config.tracking_prefix}.>"],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.NEW,
-        max_age=0,
-        max_msgs=-1,
-        max_bytes=-1,
-        num_replicas=config.replicas,
-        duplicate_window=config.duplicate_window,
-        deny_delete=True,
-        deny_purge=True,
-        allow_atomic=True,
-        allow_direct=True,
-    )
+    return event_stream(config.stream, [f"{config.event_prefix}.>", f"{config.tracking_prefix}.>"],
+                        replicas=config.replicas, duplicate_window=config.duplicate_window)
 
 
 async def ensure_stream(js: JetStreamContext, config: StoreConfig) -> bool:

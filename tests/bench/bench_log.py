@@ -20,7 +20,7 @@ Figures
   5r*/5a-c atomic batches: the raw protocol (reference), then Publisher.publish_batch with an
            expectation, x10 and x100, one writer and 16 concurrent writers
   6a/6b    bus.eventstore application recorder in eventsourcing's test_performance and
-           test_concurrent_throughput shapes (skipped when bus.eventstore is not importable)
+           test_concurrent_throughput shapes
   7a-d     write N small encoded envelopes (pipelined, with Nats-Msg-Id), then read them
            back: raw ordered consumer (reference), bus.read.replay, bus.read.replay+decode
 All writes go to EVT; 7 replays from the first sequence it wrote, so it counts exactly N.
@@ -77,10 +77,6 @@ class BenchTick(Command):
 def line(name: str, value: float, unit: str, ref: str = "") -> None:
     text = f"{name:<58} {value:>12,.0f} {unit:<10}"
     print(f"{text} {ref}".rstrip(), flush=True)
-
-
-def note(name: str, text: str) -> None:
-    print(f"{name:<58} {text}", flush=True)
 
 
 def ratio(value: float, reference: float, what: str) -> str:
@@ -327,26 +323,17 @@ async def raw_ordered_read(nc, first: int, n: int) -> float:
 # ----------------------------------------------------------------------------- recorder (bus.eventstore)
 
 def _make_recorder(url: str):
-    """(factory, application recorder, why-not) for bus.eventstore, built as the library would build it."""
-    try:
-        from bus.eventstore import Factory
-    except Exception as exc:  # not written yet, or half-written
-        why = "" if isinstance(exc, ImportError) else f": {type(exc).__name__}: {exc}"
-        return None, None, f"skipped (bus.eventstore not available{why})"
-    try:
-        factory = Factory({"PERSISTENCE_MODULE": "bus.eventstore", "TESSERA_NATS_URL": url})
-        return factory, factory.application_recorder(), ""
-    except Exception as exc:
-        return None, None, f"skipped (bus.eventstore Factory failed: {type(exc).__name__}: {exc})"
+    """(factory, application recorder) for bus.eventstore, built as the library would build it."""
+    from bus.eventstore import Factory
+
+    factory = Factory({"PERSISTENCE_MODULE": "bus.eventstore", "TESSERA_NATS_URL": url})
+    return factory, factory.application_recorder()
 
 
 def recorder_benches(url: str, quick: bool, refs: dict) -> None:
     from eventsourcing.persistence import StoredEvent
 
-    factory, recorder, why = _make_recorder(url)
-    if recorder is None:
-        note("6. recorder insert_events", why)
-        return
+    factory, recorder = _make_recorder(url)
     try:
         def insert_one() -> None:
             recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "topic1", b"state1")])

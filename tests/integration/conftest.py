@@ -96,6 +96,16 @@ async def stored_msgs(nc, stream: str = "EVT", subject: str = ">") -> list[Store
     return out
 
 
+def versions_by_aggregate(stored: list[StoredMsg], aggregate: str | None = None) -> dict[str, list[int]]:
+    """Each aggregate's event versions in stream order (optionally of one aggregate type only)."""
+    versions: dict[str, list[int]] = collections.defaultdict(list)
+    for m in stored:
+        env = decode(m.data)
+        if aggregate is None or env.aggregate == aggregate:
+            versions[env.aggregateid].append(env.version)
+    return dict(versions)
+
+
 def start_all(servers: list[ServerProcess], timeout: float = 30.0) -> None:
     """Start clustered servers together: each one's /healthz waits for the others (JetStream meta quorum)."""
     errors: list[BaseException] = []

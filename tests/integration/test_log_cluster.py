@@ -30,8 +30,7 @@ from bus.errors import BusError, ConcurrencyConflict, PublishOutcomeUnknown
 from bus.publish import Expectation, Publisher
 from bus.settings import Settings
 from bus.streams import ensure_streams
-from schemas import decode
-from tests.integration.conftest import Ledger, probe_event, stored_msgs
+from tests.integration.conftest import Ledger, probe_event, stored_msgs, versions_by_aggregate
 
 WRITERS, EVENTS, KILL_AFTER = 20, 60, 400
 
@@ -126,11 +125,7 @@ async def test_killing_the_stream_leader_mid_load_loses_and_duplicates_nothing(c
         stored = await until(lambda: stored_msgs(nc, subject=f"evt.t.r{run}.>"))  # meta leader may be re-electing
         summary = ledger.check([m.msg_id for m in stored])
         assert summary["acked"] == summary["stored"] == WRITERS * EVENTS
-        versions: dict[str, list[int]] = collections.defaultdict(list)
-        for m in stored:
-            env = decode(m.data)
-            versions[env.aggregateid].append(env.version)
-        assert all(v == list(range(1, EVENTS + 1)) for v in versions.values())
+        assert all(v == list(range(1, EVENTS + 1)) for v in versions_by_aggregate(stored).values())
         print(f"T5 run {run}: {summary}, leader {leader} killed -> {new_leader}, outcomes {dict(outcomes)}, "
               f"{elapsed:.1f}s")
     finally:

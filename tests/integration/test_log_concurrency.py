@@ -12,14 +12,13 @@ aggregate, so no publish may conflict, and each aggregate's versions are 1..10.
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 
 from bus import direct
 from bus.errors import ConcurrencyConflict, PublishError
 from bus.publish import CONFLICT_CODES, Expectation, Publisher
 from schemas import decode
-from tests.integration.conftest import Ledger, probe_event, stored_msgs
+from tests.integration.conftest import Ledger, probe_event, stored_msgs, versions_by_aggregate
 
 FILTER = "evt.t.job.j1.*"
 
@@ -97,10 +96,7 @@ async def test_writers_on_disjoint_aggregates_never_conflict_and_versions_are_co
     stored = await stored_msgs(nc, subject="evt.t.job.>")
     summary = ledger.check([m.msg_id for m in stored])
     assert summary["stored"] == writers * aggregates * events
-    per_aggregate: dict[str, list[int]] = collections.defaultdict(list)
-    for m in stored:
-        env = decode(m.data)
-        per_aggregate[env.aggregateid].append(env.version)
+    per_aggregate = versions_by_aggregate(stored)
     assert len(per_aggregate) == writers * aggregates
     assert all(v == list(range(1, events + 1)) for v in per_aggregate.values())
     print(f"T2: {summary}, {elapsed:.1f}s")

@@ -31,8 +31,7 @@ from bus.errors import BusError, ConcurrencyConflict, PublishOutcomeUnknown
 from bus.publish import Expectation, Publisher
 from bus.server import ServerProcess
 from bus.streams import ensure_streams
-from schemas import decode
-from tests.integration.conftest import Ledger, probe_event, stored_msgs
+from tests.integration.conftest import Ledger, probe_event, stored_msgs, versions_by_aggregate
 
 WRITERS, EVENTS = 20, 150
 KILL_AT = (800, 1800)  # acknowledged writes before each kill
@@ -116,11 +115,7 @@ async def test_kill_9_during_load_loses_no_acknowledged_write(tmp_path, settings
         # (whether some also ended unknown and were retried depends on timing; both are covered above)
         assert read_backs["absent"] + read_backs["found"] > 0, (errors, read_backs)
         assert summary["acked"] == summary["stored"] == summary["attempted"] == WRITERS * EVENTS
-        versions: dict[str, list[int]] = collections.defaultdict(list)
-        for m in stored:
-            env = decode(m.data)
-            versions[env.aggregateid].append(env.version)
-        assert all(v == list(range(1, EVENTS + 1)) for v in versions.values())
+        assert all(v == list(range(1, EVENTS + 1)) for v in versions_by_aggregate(stored).values())
         print(f"T4[{'sync_always' if sync_always else 'default'}]: {summary}, "
               f"errors while down {dict(errors)}, read-backs {dict(read_backs)}, {elapsed:.1f}s")
     finally:

@@ -20,7 +20,6 @@ read-back / duplicate / conflict-then-find), and the ledger shows 0 lost,
 from __future__ import annotations
 
 import asyncio
-import collections
 import random
 import time
 
@@ -31,8 +30,7 @@ from bus import direct
 from bus.errors import ConcurrencyConflict, PublishOutcomeUnknown
 from bus.publish import Expectation, Publisher
 from bus.streams import ensure_streams
-from schemas import decode
-from tests.integration.conftest import Ledger, probe_event, stored_msgs
+from tests.integration.conftest import Ledger, probe_event, stored_msgs, versions_by_aggregate
 from tests.integration.toxiproxy import Proxy
 
 AGGREGATES, EVENTS, FREE, FREE_SUBJECTS = 100, 8, 200, 10
@@ -99,11 +97,7 @@ async def test_1000_publishes_with_lost_answers_resolve_without_loss_or_duplicat
         assert all(proxy.sent[i] >= 2 for i, plan in proxy.plan.items() if plan[0] != "drop_ack"), (
             "a publish that never landed must have been sent again"
         )
-        versions: dict[str, list[int]] = collections.defaultdict(list)
-        for m in stored:
-            env = decode(m.data)
-            if env.aggregate == "lost":
-                versions[env.aggregateid].append(env.version)
+        versions = versions_by_aggregate(stored, aggregate="lost")
         assert all(v == list(range(1, EVENTS + 1)) for v in versions.values()) and len(versions) == AGGREGATES
         print(f"T3: {summary}, proxy {dict(proxy.applied)}, duplicate acks {duplicate_acks}, found after conflict {found_after_conflict}, {elapsed:.1f}s")
     finally:
