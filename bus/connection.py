@@ -8,6 +8,7 @@ credentials and TLS, provisions the streams, and returns a `Bus` to close.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from dataclasses import dataclass
 
@@ -18,6 +19,11 @@ from nats.js import JetStreamContext
 from bus.errors import ConnectError
 from bus.server import EmbeddedServer
 from bus.settings import Settings
+
+
+def redact(url: str) -> str:
+    """The URL(s) with any user info hidden: safe for messages and logs."""
+    return re.sub(r"//[^/@,]+@", "//***@", url)
 
 
 @dataclass
@@ -68,12 +74,12 @@ async def connect(url: str, settings: Settings, *, name: str = "tessera", timeou
         return await asyncio.wait_for(nats.connect(**{k: v for k, v in opts.items() if v is not None}), timeout)
     except asyncio.TimeoutError:
         raise ConnectError(
-            f"cannot connect to NATS at {url} (no answer within {timeout:g}s): "
+            f"cannot connect to NATS at {redact(url)} (no answer within {timeout:g}s): "
             "check TESSERA_NATS_URL, or unset it to run the embedded server"
         ) from None
     except Exception as exc:  # nats-py raises several unrelated types for "nobody there"
         raise ConnectError(
-            f"cannot connect to NATS at {url} ({type(exc).__name__}: {exc or 'no servers available'}): "
+            f"cannot connect to NATS at {redact(url)} ({type(exc).__name__}: {exc or 'no servers available'}): "
             "check TESSERA_NATS_URL, or unset it to run the embedded server"
         ) from None
 

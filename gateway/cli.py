@@ -60,7 +60,7 @@ def up(
 @app.command()
 def status(output: Output = typer.Option(Output.table, "--output", "-o", help="table or json")) -> None:
     """Show the bus and its streams (connects to the running platform; starts nothing)."""
-    from bus.connection import open_bus
+    from bus.connection import open_bus, redact
     from gateway.platform import status_line, stream_status
 
     settings = _settings()
@@ -77,7 +77,7 @@ def status(output: Output = typer.Option(Output.table, "--output", "-o", help="t
 
     bus, streams = asyncio.run(run())
     if output is Output.json:
-        print(json.dumps({"url": bus.url, "streams": [asdict(s) for s in streams]}, indent=2))
+        print(json.dumps({"url": redact(bus.url), "streams": [asdict(s) for s in streams]}, indent=2))
     else:
         out.print(status_line(bus, streams))
         out.print(_stream_table(streams))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from nats.js.errors import NotFoundError
 
-from bus.connection import Bus, open_bus
+from bus.connection import Bus, open_bus, redact
 from bus.settings import Settings
 from bus.streams import expected_streams
 
@@ -47,7 +47,7 @@ def status_line(bus: Bus, streams: list[StreamStatus]) -> str:
     if bus.server and bus.server.reused:
         where = "embedded, reused"
     counts = " ".join(f"{s.name}={s.messages}" for s in streams)
-    return f"tessera: bus {bus.url} ({where}) | streams {counts}"
+    return f"tessera: bus {redact(bus.url)} ({where}) | streams {counts}"
 
 
 async def run_platform(settings: Settings, *, duration: float | None, report) -> None:

