@@ -86,7 +86,7 @@ def status(output: Output = typer.Option(Output.table, "--output", "-o", help="t
 @schemas_app.command("export")
 def schemas_export(directory: Path = typer.Argument(..., help="Where to write one JSON Schema per message type.")) -> None:
     """Write one JSON Schema file per message type."""
-    import schemas  # noqa: F401  (registers the bus's own types)
+    import schemas.catalog  # noqa: F401  (registers every wire type)
     from schemas.export import export_json_schemas
 
     written = export_json_schemas(directory)

@@ -1,0 +1,7 @@
+"""Every message module of the platform, imported so the registry knows all wire types.
+
+`tessera schemas export` and any process that decodes arbitrary messages import
+this; a new message module is added here once.
+"""
+
+from schemas import fleet, jobs, system  # noqa: F401
