@@ -11,6 +11,9 @@ One concept per module:
     read        replay and follow
     consumer    durable pull consumers: ack after effect, backoff, dead letters
     eventstore  the eventsourcing library's recorders on the EVT stream
+    aggregates  load/append aggregates through the library's EventStore
+    handler     deciders and the load-decide-append-retry command handler
+    commands    sending commands and the durable command consumer
 
 nats-py is used directly throughout this package; FastStream is not used here.
 The guarantees above live in details FastStream abstracts away: per-message
