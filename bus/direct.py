@@ -28,6 +28,7 @@ class StoredMsg:
     seq: int
     data: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    pending: int | None = None  # messages after this one matching the read (consumer reads only)
 
     @property
     def msg_id(self) -> str | None:

@@ -119,7 +119,8 @@ async def _live(
     queue: asyncio.Queue[StoredMsg] = asyncio.Queue()
 
     async def on_msg(msg) -> None:
-        queue.put_nowait(StoredMsg(msg.subject, _position(msg.reply)[0], msg.data, msg.headers or {}))
+        seq, pending = _position(msg.reply)
+        queue.put_nowait(StoredMsg(msg.subject, seq, msg.data, msg.headers or {}, pending))
 
     sub = await _subscribe(nc.jetstream(), stream, subject, start_seq, start_time, on_msg)
     try:
