@@ -24,6 +24,7 @@ from typing import Protocol
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
+from bus import direct
 from bus.commands import send
 from bus.publish import Publisher
 from bus.read import follow
@@ -67,6 +68,8 @@ class ReactorRunner:
         """Follow EVT forever; with `once`, stop when caught up (catch-up runs, tests)."""
         self.position = await asyncio.to_thread(self.tracking.max_tracking_id, self.reactor.name) or 0
         self._stored = self.position
+        if once and await direct.last_for(self.nc, "EVT", self.subject) is None:
+            return  # nothing to catch up on
         async for stored in follow(self.nc, "EVT", subject=self.subject):
             event = decode(stored.data)
             self.reactor.apply(event)
