@@ -1,0 +1,167 @@
+"""An in-memory indexed store: the shared machinery of the registry read models.
+
+Items are immutable views keyed by id. Secondary indexes map a field value to
+a bucket of ids; a bucket also keeps its ids in sort order (`SortedKeys`) for
+the model's eager sorts (its default) from the start, and for any other sort
+from the first list that needs it (built once, maintained from then on), so
+writes pay only for the orders readers use. The unfiltered set keeps every
+sort order eagerly. A list starts from the smallest matching bucket, already
+in sort order, and checks the other filters on the items it walks: a page
+costs O(log n + page) at a million entities (a combination of filters that
+matches few items of its smallest bucket walks that bucket). Pagination is by
+cursor (paging.py): page boundaries stay stable while items change elsewhere.
+
+Guarantees: `put` and `delete` keep every bucket consistent with the items;
+a sort order is total (keys end in the id); None values are not indexed
+(a None filter means "no filter"); nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from itertools import islice
+from typing import Any, Generic, TypeVar
+
+from projections.registry.paging import InvalidQuery, Page, decode_cursor, encode_cursor
+from projections.registry.sortedkeys import SortedKeys, from_sorted
+
+T = TypeVar("T")
+Indexer = Callable[[Any], Iterable[Hashable]]  # item -> the values it is found under
+Sorter = Callable[[Any], tuple]  # item -> sort key (the id is appended)
+
+
+@dataclass
+class Bucket:
+    ids: set[str] = dataclass_field(default_factory=set)
+    orders: dict[str, SortedKeys] = dataclass_field(default_factory=dict)  # sort name -> keys, once listed
+
+    def add(self, id: str, keys: dict[str, tuple]) -> None:
+        self.ids.add(id)
+        for name, order in self.orders.items():
+            order.add(keys[name])
+
+    def drop(self, id: str, keys: dict[str, tuple]) -> None:
+        self.ids.discard(id)
+        for name, order in self.orders.items():
+            order.discard(keys[name])
+
+
+class IndexedStore(Generic[T]):
+    def __init__(self, *, key: Callable[[T], str], indexes: dict[str, Indexer], sorts: dict[str, Sorter],
+                 eager: tuple[str, ...] = ()) -> None:
+        self._key = key
+        self._indexers = indexes
+        self._sorters = sorts
+        self._eager = eager or tuple(sorts)[:1]
+        self._items: dict[str, T] = {}
+        self._everything = Bucket(orders={name: SortedKeys() for name in sorts})
+        self._buckets: dict[str, dict[Hashable, Bucket]] = {name: {} for name in indexes}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, id: str) -> T | None:
+        return self._items.get(id)
+
+    def values(self) -> Iterable[T]:
+        return self._items.values()
+
+    def ids(self) -> Iterable[str]:
+        return self._items.keys()
+
+    def put(self, item: T) -> None:
+        """Insert or replace; only the buckets whose value or sort key changed are touched."""
+        id = self._key(item)
+        old = self._items.get(id)
+        self._items[id] = item
+        after = self._keys(id, item)
+        if old is None:
+            self._everything.add(id, after)
+            for field, indexer in self._indexers.items():
+                for value in _values(indexer(item)):
+                    self._bucket(field, value).add(id, after)
+            return
+        before = self._keys(id, old)
+        moved = before != after
+        if moved:
+            self._everything.drop(id, before)
+            self._everything.add(id, after)
+        for field, indexer in self._indexers.items():
+            was, now = _values(indexer(old)), _values(indexer(item))
+            if was == now and not moved:
+                continue
+            for value in was - now if not moved else was:
+                self._drop(field, value, id, before)
+            for value in now - was if not moved else now:
+                self._bucket(field, value).add(id, after)
+
+    def delete(self, id: str) -> None:
+        old = self._items.pop(id, None)
+        if old is None:
+            return
+        keys = self._keys(id, old)
+        self._everything.drop(id, keys)
+        for field, indexer in self._indexers.items():
+            for value in _values(indexer(old)):
+                self._drop(field, value, id, keys)
+
+    def list(self, filters: dict[str, Hashable], *, sort: str, page_size: int, cursor: str | None) -> Page[T]:
+        name, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
+        if name not in self._sorters:
+            raise InvalidQuery("sort", f"unknown sort {sort!r} (known: {', '.join(sorted(self._sorters))})")
+        if page_size < 1:
+            raise InvalidQuery("page_size", "must be >= 1")
+        active = {f: v for f, v in filters.items() if v is not None}
+        for f in active:
+            if f not in self._indexers:
+                raise InvalidQuery(f, "cannot filter on this field")
+        after = decode_cursor(cursor)
+        order = self._order(self._smallest(active), name)
+        walk = order.before(after) if descending else order.after(after)
+        matches = self._matching(walk, active)
+        try:
+            page = list(islice(matches, page_size))
+            more = len(page) == page_size and next(matches, None) is not None
+        except TypeError:  # a cursor of another sort order: its key does not compare with these
+            raise InvalidQuery("cursor", f"not a cursor of sort {sort!r}") from None
+        return Page([item for _, item in page], encode_cursor(page[-1][0]) if more else None)
+
+    def _smallest(self, active: dict[str, Hashable]) -> Bucket:
+        if not active:
+            return self._everything
+        buckets = [self._buckets[f].get(v) for f, v in active.items()]
+        return Bucket() if None in buckets else min(buckets, key=lambda b: len(b.ids))  # type: ignore
+
+    def _order(self, bucket: Bucket, name: str) -> SortedKeys:
+        if name not in bucket.orders:
+            sorter = self._sorters[name]
+            bucket.orders[name] = from_sorted(sorted((*sorter(self._items[id]), id) for id in bucket.ids))
+        return bucket.orders[name]
+
+    def _matching(self, walk: Iterator[tuple], active: dict[str, Hashable]) -> Iterator[tuple[tuple, T]]:
+        for key in walk:
+            item = self._items[key[-1]]
+            if all(value in self._indexers[f](item) for f, value in active.items()):
+                yield key, item
+
+    def _bucket(self, field: str, value: Hashable) -> Bucket:
+        bucket = self._buckets[field].get(value)
+        if bucket is None:
+            bucket = self._buckets[field][value] = Bucket(orders={name: SortedKeys() for name in self._eager})
+        return bucket
+
+    def _keys(self, id: str, item: T) -> dict[str, tuple]:
+        return {name: (*sorter(item), id) for name, sorter in self._sorters.items()}
+
+    def _drop(self, field: str, value: Hashable, id: str, keys: dict[str, tuple]) -> None:
+        bucket = self._buckets[field].get(value)
+        if bucket is not None:
+            bucket.drop(id, keys)
+            if not bucket.ids:
+                del self._buckets[field][value]
+
+
+def _values(values: Iterable[Hashable]) -> set[Hashable]:
+    return {v for v in values if v is not None}
