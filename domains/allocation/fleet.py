@@ -12,6 +12,12 @@ iterate in insertion order, ties break on registration ordinal, no sets are
 iterated), `snapshot()` exposes it as plain data for replay-equivalence tests,
 and `place()`/`explain()` work on a `clone()`, never on the fleet passed in.
 
+Delivery contract: events arrive in stream order (the placer follows EVT with an
+ordered consumer). An event repeated right after itself is absorbed, and so is
+a late placement or queueing of a job that has ended; other out-of-order
+deliveries (a stale requeue after a newer placement) are not detectable here:
+events carry no per-job order beyond the stream's.
+
 Invariants (checked before any change; a violating event raises and changes
 nothing): a GPU index is held by at most one job; every held index is below the
 node's GPU count, so allocated <= capacity on every node.
@@ -38,6 +44,9 @@ class Fleet:
         self.capacity = [0.0, 0.0, 0.0]  # registered gpus, cpu, memory_gb
         self.preemptible: dict[int, int] = {}  # priority -> running preemptible jobs
         self.seq = 0  # counts queued/placed jobs: submission and placement order
+        # jobs that reached a terminal state: a JobPlaced/JobQueued redelivered after the end is
+        # history, not a claim. Shared (not copied) by clones: a placement pass never ends a job.
+        self.ended: set[str] = set()
 
     def apply(self, event: Event, *, tenant: str = DEFAULT_TENANT) -> Fleet:
         """Fold `event` in (the tenant comes from its envelope); returns self for chaining."""
@@ -59,6 +68,7 @@ class Fleet:
         twin.capacity = list(self.capacity)
         twin.preemptible = dict(self.preemptible)
         twin.seq = self.seq
+        twin.ended = self.ended
         return twin
 
     def snapshot(self) -> dict[str, Any]:

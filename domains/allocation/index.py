@@ -4,9 +4,11 @@
 entries for the nodes with exactly `k` free GPUs. Finding the fullest (binpack)
 or emptiest (spread) node with at least `g` free GPUs jumps (through a bitmask
 of non-empty buckets) to the top of the first non-empty heap: O(log n) per
-search, O(K) at worst with K the GPUs per node, instead of a scan of every node. Entries are never removed eagerly: a node's `version`
-changes with every update and a heap top whose version is stale is dropped when
-it is met (lazy deletion), so each update costs one push. Among equally good
+search, O(K) at worst with K the GPUs per node, instead of a scan of every node.
+Entries are not removed eagerly: a node's `version` changes with every update
+and a heap top whose version is stale is dropped when it is met (lazy
+deletion), so each update costs one push; when stale entries outnumber twice
+the nodes, the index is rebuilt from the nodes (amortised O(1) per update). Among equally good
 nodes the lowest ordinal (earliest registered) wins, so results never depend on
 hashing or timing.
 """
@@ -22,7 +24,7 @@ Key = tuple[str, bool]
 
 
 class FreeIndex:
-    __slots__ = ("_keys", "buckets", "by_ord", "masks")
+    __slots__ = ("_keys", "buckets", "by_ord", "entries", "masks")
 
     def __init__(self, by_ord: list[Node | None]) -> None:
         self.by_ord = by_ord
@@ -31,16 +33,33 @@ class FreeIndex:
         # search jumps straight to the next candidate count instead of trying each
         self.masks: dict[Key, int] = {}
         self._keys: dict[tuple[str | None, bool], list[Key]] = {}
+        self.entries = 0
 
     def copy(self, by_ord: list[Node | None]) -> FreeIndex:
         twin = FreeIndex(by_ord)
         twin.buckets = {key: [list(h) for h in heaps] for key, heaps in self.buckets.items()}
         twin.masks = dict(self.masks)
+        twin.entries = self.entries
         return twin
 
     def touch(self, node: Node) -> None:
         """Record that `node` changed (free GPUs or schedulability): re-file it under its new bucket."""
         node.version = (node.version + 1) & MASK
+        if self.entries > 2 * len(self.by_ord) + 64:
+            self._compact()
+        self._file(node)
+
+    def _compact(self) -> None:
+        """Drop every stale entry at once (amortised O(1) per touch): the index stays O(nodes)."""
+        self.buckets = {}
+        self.masks = {}
+        self._keys.clear()
+        self.entries = 0
+        for node in self.by_ord:
+            if node is not None:
+                self._file(node)
+
+    def _file(self, node: Node) -> None:
         k = len(node.free)
         model = node.model
         if k and model is not None and node.schedulable:
@@ -52,6 +71,7 @@ class FreeIndex:
             while len(heaps) <= k:
                 heaps.append([])
             heappush(heaps[k], node.ordinal << 32 | node.version)
+            self.entries += 1
             self.masks[key] = self.masks.get(key, 0) | 1 << k
 
     def _top(self, heap: list[int]) -> Node | None:
@@ -62,6 +82,7 @@ class FreeIndex:
             if node is not None and node.version == entry & MASK:
                 return node
             heappop(heap)
+            self.entries -= 1
         return None
 
     def keys(self, model: str | None, nvlink: bool) -> list[Key]:

@@ -3,7 +3,9 @@
 `JobPlaced` is validated whole before anything changes: every node must be
 known and every GPU index free, below the node's GPU count and named once, else
 `UnknownNode` / `GpuConflict` (with the `placements[i]` path) and the fleet is
-untouched. A redelivered `JobPlaced` with the same placements is a no-op.
+untouched. A redelivered `JobPlaced` with the same placements is a no-op, and
+so is any `JobPlaced`/`JobQueued` of a job that already ended (a late, out-of-
+order redelivery must not take GPUs back).
 `JobRequeued` (or a new `JobQueued`) releases the GPUs and queues the job again
 at its original position; succeeded/failed/cancelled/preempted/rejected jobs
 release their GPUs and leave the queue.
@@ -50,6 +52,8 @@ def release(fleet: Fleet, job_id: str) -> Running | None:
 
 @apply_event.register(JobQueued)
 def _queued(event: JobQueued, fleet: Fleet, tenant: str) -> None:
+    if event.job_id in fleet.ended:
+        return  # redelivered after the job ended
     earlier = release(fleet, event.job_id)
     waiting = fleet.queued.get(event.job_id)
     seq = waiting.seq if waiting else earlier.submitted if earlier else fleet.seq
@@ -86,6 +90,8 @@ def _validated(fleet: Fleet, event: JobPlaced) -> tuple[tuple[str, tuple[int, ..
 
 @apply_event.register(JobPlaced)
 def _placed(event: JobPlaced, fleet: Fleet, tenant: str) -> None:
+    if event.job_id in fleet.ended:
+        return  # redelivered after the job ended: its GPUs were given back for good
     wanted = tuple((node_id(p.cluster, p.node), tuple(p.gpu_indices)) for p in event.placements)
     current = fleet.running.get(event.job_id)
     if current is not None:
@@ -119,6 +125,7 @@ def _ended(event: JobSucceeded | JobFailed | JobCancelled | JobPreempted | JobRe
            fleet: Fleet, tenant: str) -> None:
     release(fleet, event.job_id)
     fleet.queued.pop(event.job_id, None)
+    fleet.ended.add(event.job_id)
 
 
 for _type in (JobSucceeded, JobFailed, JobCancelled, JobPreempted, JobRejected):

@@ -146,7 +146,9 @@ def evolve_envelope(state: JobState, envelope: Envelope) -> JobState:
         since = state.running_since if state.status == "running" else envelope.time
     applied = state.applied
     cause = envelope.causationid
-    if cause is not None and cause not in applied:
+    # A wait reason only restates the allocator's latest view (a stale one is harmless and the next
+    # pass corrects it); recording those ids would push the commands that matter out of the window.
+    if cause is not None and cause not in applied and not isinstance(envelope.data, j.JobUnschedulable):
         applied = (*applied, cause)[-APPLIED_LIMIT:]
     return replace(new, running_since=since, applied=applied)
 

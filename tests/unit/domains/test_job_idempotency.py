@@ -59,12 +59,23 @@ def test_a_redelivered_failure_report_is_recognised_after_the_job_was_retried():
 def test_remembers_only_the_most_recent_commands():
     state = _replay(history("queued"))
     for n in range(APPLIED_LIMIT + 1):
+        why = reason("node_lost", node=f"n{n}")
+        state = evolve_envelope(state, envelope(j.JobRequeued(job_id="j1", reason=why, attempt=n + 2),
+                                                cause=f"lost-{n}", version=4 + n))
+    assert len(state.applied) == APPLIED_LIMIT
+    assert not already_applied(state, "lost-0")
+    assert already_applied(state, f"lost-{APPLIED_LIMIT}")
+
+
+def test_wait_reasons_do_not_push_real_commands_out_of_the_window():
+    state = _replay(history("queued"))
+    state = evolve_envelope(state, envelope(j.JobRequeued(job_id="j1", reason=reason("node_lost"), attempt=2),
+                                            cause="lost-0", version=4))
+    for n in range(APPLIED_LIMIT * 2):
         why = reason("insufficient_gpus", max_free=n)
         state = evolve_envelope(state, envelope(j.JobUnschedulable(job_id="j1", reason=why),
-                                                cause=f"mark-{n}", version=4 + n))
-    assert len(state.applied) == APPLIED_LIMIT
-    assert not already_applied(state, "mark-0")
-    assert already_applied(state, f"mark-{APPLIED_LIMIT}")
+                                                cause=f"mark-{n}", version=5 + n))
+    assert already_applied(state, "lost-0")
 
 
 def test_an_event_without_a_cause_records_nothing():
