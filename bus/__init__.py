@@ -14,6 +14,8 @@ One concept per module:
     aggregates  load/append aggregates through the library's EventStore
     handler     deciders and the load-decide-append-retry command handler
     commands    sending commands and the durable command consumer
+    reactor     reactors (process managers): events in, commands out, tracked position
+    control     the control plane: deciders for every aggregate, the reactors, `ControlPlane`
 
 nats-py is used directly throughout this package; FastStream is not used here.
 The guarantees above live in details FastStream abstracts away: per-message

@@ -44,8 +44,13 @@ class Decider(Generic[S]):
     decide: Callable[..., list[Event]]  # decide(state, command, *, now) -> events
     commands: tuple[type[Command], ...]
     aggregate_id: Callable[[Command], str]
+    # Optional: fold whole envelopes instead of `evolve(state, env.data)`, for state that needs the
+    # envelope's time or causation (e.g. since when a job runs); `evolve` is then unused by `fold`.
+    evolve_envelope: Callable[[S, Envelope], S] | None = None
 
     def fold(self, events: Sequence[Envelope]) -> S:
+        if self.evolve_envelope is not None:
+            return functools.reduce(self.evolve_envelope, events, self.initial)
         return functools.reduce(lambda state, env: self.evolve(state, env.data), events, self.initial)
 
 

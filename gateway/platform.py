@@ -1,8 +1,9 @@
 """The composition root of `tessera up`: everything is built here, nothing at import.
 
-For now the platform is the bus: the embedded nats-server (or the configured
-cluster), the provisioned streams, and a status line. Later issues add the
-domain handlers, projections, gateway and compute backends to this one place.
+The platform is the bus (the embedded nats-server or the configured cluster,
+the provisioned streams, a status line) and the control plane on it
+(`bus.control.ControlPlane`: command handling, the reactors, the timers).
+Later issues add projections, the gateway and compute backends to this one place.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from nats.js.errors import NotFoundError
 
 from bus.connection import Bus, open_bus, redact
+from bus.control import ControlPlane
 from bus.settings import Settings
 from bus.streams import expected_streams
 
@@ -57,13 +59,16 @@ async def run_platform(settings: Settings, *, duration: float | None, report) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    plane = ControlPlane(bus)
     try:
+        await plane.start()
         report(bus, await stream_status(bus))
         try:
             await asyncio.wait_for(stop.wait(), timeout=duration)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        await plane.stop()
         await bus.close()

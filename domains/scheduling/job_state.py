@@ -52,6 +52,7 @@ class JobState:
     outcome: str = ""  # why it ended: rejection, failure, cancel or preemption reason
     running_since: datetime | None = None  # set by evolve_envelope only
     applied: tuple[str, ...] = ()  # ids of the last APPLIED_LIMIT commands applied
+    waits: tuple[str, ...] = ()  # ids of the last APPLIED_LIMIT wait-reason commands, kept apart
 
 
 def evolve(state: JobState, event: j.Event) -> JobState:
@@ -144,14 +145,15 @@ def evolve_envelope(state: JobState, envelope: Envelope) -> JobState:
     since = None
     if new.status == "running":
         since = state.running_since if state.status == "running" else envelope.time
-    applied = state.applied
+    # Wait reasons change on nearly every placement pass: they get a window of their own so a
+    # long wait never pushes the commands that matter (PlaceJob, reports) out of `applied`.
+    field = "waits" if isinstance(envelope.data, j.JobUnschedulable) else "applied"
+    seen: tuple[str, ...] = getattr(state, field)
     cause = envelope.causationid
-    # A wait reason only restates the allocator's latest view (a stale one is harmless and the next
-    # pass corrects it); recording those ids would push the commands that matter out of the window.
-    if cause is not None and cause not in applied and not isinstance(envelope.data, j.JobUnschedulable):
-        applied = (*applied, cause)[-APPLIED_LIMIT:]
-    return replace(new, running_since=since, applied=applied)
+    if cause is not None and cause not in seen:
+        seen = (*seen, cause)[-APPLIED_LIMIT:]
+    return replace(new, running_since=since, **{field: seen})
 
 
 def already_applied(state: JobState, command_id: str) -> bool:
-    return command_id in state.applied
+    return command_id in state.applied or command_id in state.waits

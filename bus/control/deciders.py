@@ -1,0 +1,68 @@
+"""One `Decider` per aggregate: the pure domains bound to the commands they decide.
+
+    job        id = job_id          domains.scheduling (folded with `evolve_envelope`: running_since)
+    workflow   id = workflow_id     domains.scheduling.workflow
+    cluster    id = cluster name    domains.registry (OnboardCluster, AddNode, RemoveNode)
+    node       id = cluster--node   domains.registry (cordon, drain, heartbeat, lost)
+    quota      id = SetQuota.tenant domains.policy
+    ratecard   id = "default"       domains.metering (platform tenant)
+
+Registry commands name their aggregate through `routing.target`; a Decider has
+one fixed aggregate name, so there is one Decider per registry aggregate, each
+taking the commands `target` sends to it.
+
+The quota adapter: `QuotaState` carries its tenant, but a Decider's initial
+state is fixed, so the loaded state is given the aggregate's tenant (= the
+command's `tenant`, which is also the aggregate id) before deciding. Who may
+set a quota is the gateway's check, not this one's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from bus.handler import Decider
+from domains import metering, policy, registry
+from domains.scheduling import job_decide, job_state
+from domains.scheduling import workflow as wf
+from schemas import fleet as f
+from schemas import jobs as j
+from schemas import workflows as w
+from schemas.metering import PublishRateCard
+from schemas.policy import SetQuota
+
+JOB_COMMANDS = (j.SubmitJob, j.AdmitJob, j.RejectJob, j.PlaceJob, j.MarkUnschedulable, j.ReportJobStarting,
+                j.ReportJobRunning, j.ReportJobExited, j.CancelJob, j.PreemptJob, j.ReportNodeLost)
+WORKFLOW_COMMANDS = (w.SubmitWorkflow, w.CancelWorkflow, w.RecordTaskStarted, w.RecordTaskExited,
+                     w.CheckWorkflowTimeout)
+CLUSTER_COMMANDS = (f.OnboardCluster, f.AddNode, f.RemoveNode)
+NODE_COMMANDS = (f.CordonNode, f.UncordonNode, f.DrainNode, f.RecordHeartbeat, f.MarkNodeLost)
+RATECARD_ID = "default"
+
+
+def _target_id(command: Any) -> str:
+    return registry.target(command)[1]
+
+
+def _decide_quota(state: policy.QuotaState, command: SetQuota, *, now: datetime) -> list:
+    return policy.decide(replace(state, tenant=command.tenant), command, now=now)
+
+
+JOB = Decider(aggregate="job", initial=job_state.JobState(), evolve=job_state.evolve, decide=job_decide.decide,
+              commands=JOB_COMMANDS, aggregate_id=lambda c: c.job_id, evolve_envelope=job_state.evolve_envelope)
+WORKFLOW = Decider(aggregate="workflow", initial=wf.WorkflowState(), evolve=wf.evolve, decide=wf.decide,
+                   commands=WORKFLOW_COMMANDS, aggregate_id=lambda c: c.workflow_id)
+CLUSTER = Decider(aggregate=registry.CLUSTER, initial=registry.ClusterState(), evolve=registry.evolve_cluster,
+                  decide=registry.decide_cluster, commands=CLUSTER_COMMANDS, aggregate_id=_target_id)
+NODE = Decider(aggregate=registry.NODE, initial=registry.NodeState(), evolve=registry.evolve_node,
+               decide=registry.decide_node, commands=NODE_COMMANDS, aggregate_id=_target_id)
+QUOTA = Decider(aggregate="quota", initial=policy.QuotaState(tenant=""), evolve=policy.evolve,
+                decide=_decide_quota, commands=(SetQuota,), aggregate_id=lambda c: c.tenant)
+RATECARD = Decider(aggregate="ratecard", initial=metering.RateCardState(), evolve=metering.evolve,
+                   decide=metering.decide, commands=(PublishRateCard,), aggregate_id=lambda c: RATECARD_ID)
+
+
+def all_deciders() -> list[Decider[Any]]:
+    return [JOB, WORKFLOW, CLUSTER, NODE, QUOTA, RATECARD]

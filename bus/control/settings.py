@@ -1,0 +1,41 @@
+"""The control plane's settings: passed in by the composition root, never read at import time.
+
+| setting             | default   | what                                                        |
+|---------------------|-----------|-------------------------------------------------------------|
+| durable             | control   | the durable command consumer on CMD                         |
+| policy              | binpack   | placement policy (binpack, spread)                          |
+| sweep_interval      | 15 s      | timeout sweeps                                              |
+| meter_tick          | 60 s      | billing of running jobs' closed intervals                   |
+| meter_grace         | 60 s      | a tick bills only boundaries at least this far in the past  |
+| metering_interval_s | 3600      | usage interval length (aligned to the epoch)                |
+| track_interval      | 1 s       | reactor positions at the head of the log: at most this often|
+| drain_timeout       | 30 s      | wait for CMD to be handled before the reactors start        |
+| restart_delay       | 1 s       | before a crashed component is started again                 |
+| backoff             | .2,1,5,15 | redelivery delays of a failing command                      |
+| clock               | UTC now   | the time decisions are made at (tests pass their own)       |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    durable: str = "control"
+    policy: str = "binpack"
+    sweep_interval: float = 15.0
+    meter_tick: float = 60.0
+    meter_grace: float = 60.0  # ticks bill boundaries at least this far in the past
+    metering_interval_s: int = 3600
+    track_interval: float = 1.0  # reactor positions at the head of the log: at most this often
+    drain_timeout: float = 30.0
+    restart_delay: float = 1.0
+    backoff: tuple[float, ...] = (0.2, 1.0, 5.0, 15.0)
+    clock: Callable[[], datetime] = field(default=utc_now)
