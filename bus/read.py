@@ -103,8 +103,15 @@ async def replay(
             try:
                 await asyncio.wait_for(done.wait(), 2.0)
             except asyncio.TimeoutError:
-                # a filtered replay may have nothing left before `end`: ask the server
-                if sub.pending_msgs == 0 and (await sub.consumer_info()).num_pending == 0:
+                # a filtered replay may have nothing left before `end`: ask the server, and stop only
+                # if everything it delivered was handled (messages may arrive during the request)
+                if sub.pending_msgs:
+                    continue
+                try:
+                    info = await sub.consumer_info()
+                except asyncio.TimeoutError:  # a busy client: ask again next round
+                    continue
+                if info.num_pending == 0 and sub.pending_msgs == 0 and info.delivered.stream_seq <= last:
                     break
     finally:
         await sub.unsubscribe()

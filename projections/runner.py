@@ -1,22 +1,34 @@
-"""Drives a projection from the log: catch up from its stored position, then follow, in batches.
+"""Drives projections from the log: catch up from their stored positions, then follow, in batches.
 
 - `catch_up()` replays `EVT` (bus.read.replay: an ordered consumer, each
-  sequence once, in order) from the projection's position + 1 to the end that
-  existed when it started, applying batches of `batch_size` events.
+  sequence once, in order) from the lowest position + 1 to the end that existed
+  when it started, in batches of `catch_up_batch` events. A replay that stops
+  short of that end (bus.read.replay can end early when the client is busy:
+  its end check races with messages still in transit) is resumed from the
+  position reached.
 - `run(stop)` catches up, then follows new events (bus.read.follow), applying
   what has arrived whenever `batch_size` is reached or the log goes quiet for
   `flush_interval` seconds.
-- `rebuild()` resets the projection and catches up from sequence 1 (T7).
+- `rebuild()` resets every projection and catches up from sequence 1 (T7).
 
-Only events of the aggregates the projection reads (`aggregates`, taken from
-the subject `evt.<tenant>.<aggregate>.<id>.<event>`) are decoded. An event
-that cannot be decoded is handed to `on_skipped(seq, error)` (recorded in
-`skipped`) and passed over: retrying cannot fix its bytes. A transient store
-error is retried with backoff, the same batch again; the projection's own
-tracking makes a retried or replayed prefix a no-op. No durable consumer is
-involved (strict order, no acks): the position lives with the projection.
-Blocking projections (`blocking = True`, e.g. the ClickHouse sink) are applied
-in a worker thread so the event loop keeps reading.
+One runner feeds any number of projections from one read of the log: each
+event is decoded once and the same envelope is handed to every projection
+that reads its aggregate (`aggregates`, taken from the subject
+`evt.<tenant>.<aggregate>.<id>.<event>`; None = all). Each projection keeps
+its own tracking position and drops what it already has, so projections at
+different positions share one replay from the lowest of them.
+
+An event that cannot be decoded is handed to `on_skipped(seq, error)`
+(recorded in `skipped`) and passed over: retrying cannot fix its bytes. A
+transient store error is retried with backoff, the same batch again; the
+projection's own tracking makes a retried or replayed prefix a no-op. No
+durable consumer is involved (strict order, no acks): the position lives with
+the projection. Blocking projections (`blocking = True`, e.g. the ClickHouse
+sink) are applied in a worker thread (batches.py), and one batch is applied
+while the next is read and decoded; batches are applied in order, one at a
+time. A catch-up is bracketed by `bulk(True)` / `bulk(False)` on projections
+that have it (the registry builds its indexes once, at the end), and pauses
+the cyclic garbage collector (collector.py).
 """
 
 from __future__ import annotations
@@ -24,47 +36,70 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nats.aio.client import Client
 
 from bus.direct import StoredMsg
 from bus.read import follow, replay
+from projections.batches import BatchApplier
+from projections.collector import CollectorPause
 from schemas import DecodeError, decode
 
 log = logging.getLogger("tessera.projections")
 
 
 class ProjectionRunner:
-    def __init__(self, nc: Client, projection: Any, *, aggregates: frozenset[str] | None = None,
-                 stream: str = "EVT", batch_size: int = 1000, flush_interval: float = 0.1, retries: int = 5,
+    def __init__(self, nc: Client, projections: Any | Sequence[Any], *, aggregates: frozenset[str] | None = None,
+                 stream: str = "EVT", batch_size: int = 1000, catch_up_batch: int = 20_000,
+                 flush_interval: float = 0.1, retries: int = 5,
                  on_skipped: Callable[[int, str], None] | None = None) -> None:
         self.nc = nc
-        self.projection = projection
-        self.aggregates = aggregates if aggregates is not None else getattr(projection, "aggregates", None)
+        self.projections = tuple(projections) if isinstance(projections, (list, tuple)) else (projections,)
+        self.applier = BatchApplier(self.projections, retries=retries)
+        wanted = [getattr(p, "aggregates", None) for p in self.projections]
+        self.aggregates = aggregates if aggregates is not None else (
+            None if None in wanted else frozenset().union(*wanted))
         self.stream = stream
         self.batch_size = batch_size
+        self.catch_up_batch = max(catch_up_batch, batch_size)
         self.flush_interval = flush_interval
-        self.retries = retries
         self.skipped: list[tuple[int, str]] = []
         self.on_skipped = on_skipped or (lambda seq, error: self.skipped.append((seq, error)))
+        self._limit = batch_size
+        self._collector = CollectorPause()
         self._pending: list[tuple[Any, int]] = []
         self._seen = 0  # everything up to here was applied or passed over
         self._last_taken = 0
 
+    @property
+    def projection(self) -> Any:
+        return self.projections[0]
+
     def position(self) -> int:
-        return max(self.projection.position(), self._seen)
+        return max(min(p.position() for p in self.projections), self._seen)
 
     async def catch_up(self) -> int:
-        start = self.position() + 1
-        await replay(self.nc, self.stream, self._take, start_seq=start)
-        await self._flush()
+        end = (await self.nc.jetstream().stream_info(self.stream)).state.last_seq
+        self._limit = self.catch_up_batch
+        self.applier.bulk(True)
+        self._collector.begin()
+        try:
+            while (start := self.position() + 1) <= end:
+                self._last_taken = max(self._last_taken, start - 1)
+                await replay(self.nc, self.stream, self._take, start_seq=start)
+                await self._flush()
+                if self.position() < start:  # nothing more came: the log ends before `end`
+                    break
+        finally:
+            self._limit = self.batch_size
+            self.applier.bulk(False)
+            self._collector.end()
         return self.position()
 
     async def rebuild(self) -> int:
-        reset = self.projection.reset
-        await (asyncio.to_thread(reset) if getattr(self.projection, "blocking", False) else _call(reset))
+        await self.applier.reset()
         self._seen = self._last_taken = 0
         return await self.catch_up()
 
@@ -76,6 +111,7 @@ class ProjectionRunner:
             async for msg in follow(self.nc, self.stream, start_seq=self.position() + 1):
                 queue.put_nowait(msg)
 
+        self._last_taken = max(self._last_taken, self.position())
         pumping = asyncio.create_task(pump())
         try:
             while not stop.is_set():
@@ -84,10 +120,10 @@ class ProjectionRunner:
                 except asyncio.TimeoutError:
                     await self._flush()
                     continue
-                flush = self._take(msg)
-                while flush is None and not queue.empty():
-                    flush = self._take(queue.get_nowait())
-                await (flush or self._flush())
+                handoff = self._take(msg)
+                while handoff is None and not queue.empty():
+                    handoff = self._take(queue.get_nowait())
+                await (handoff or self._flush())
         finally:
             pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -95,8 +131,8 @@ class ProjectionRunner:
             await self._flush()
 
     def _take(self, msg: StoredMsg):
-        """Queue one message for the next batch; returns the flush to await when the batch is full."""
-        if msg.seq <= max(self.position(), self._last_taken):
+        """Queue one message for the next batch; returns the hand-off to await when the batch is full."""
+        if msg.seq <= self._last_taken:
             return None
         self._last_taken = msg.seq
         if self.aggregates is None or _aggregate(msg.subject) in self.aggregates:
@@ -104,34 +140,32 @@ class ProjectionRunner:
                 self._pending.append((decode(msg.data), msg.seq))
             except DecodeError as exc:
                 self.on_skipped(msg.seq, str(exc))
-        if not self._pending:  # nothing waits before it: passed over for good
+        if not self._pending and not self.applier.busy:  # nothing waits before it: passed over for good
             self._seen = msg.seq
-        return self._flush() if len(self._pending) >= self.batch_size else None
+        return self._hand_off() if len(self._pending) >= self._limit else None
+
+    async def _hand_off(self) -> None:
+        """Start applying the pending batch once the previous one is stored (one in flight, in order)."""
+        batch, self._pending = self._pending, []
+        last = self._last_taken
+        try:
+            await self.applier.start(batch, last)
+        except BaseException:
+            self._pending = self.applier.failed + batch + self._pending
+            raise
+        self._seen = max(self._seen, self.applier.done)
 
     async def _flush(self) -> None:
+        """Apply everything taken so far and wait until it is stored."""
         batch, self._pending = self._pending, []
-        if not batch:
-            return
-        for attempt in range(self.retries):
-            try:
-                if getattr(self.projection, "blocking", False):
-                    await asyncio.to_thread(self.projection.apply_batch, batch)
-                else:
-                    self.projection.apply_batch(batch)
-                break
-            except Exception as exc:  # transient store trouble: the same batch again; tracking absorbs repeats
-                if attempt == self.retries - 1:
-                    self._pending = batch
-                    raise
-                log.warning("%s: batch up to seq %s failed (%s); retrying", self.projection.name, batch[-1][1], exc)
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-        self._seen = max(self._seen, self._last_taken)
+        try:
+            await self.applier.finish(batch, self._last_taken)
+        except BaseException:
+            self._pending = self.applier.failed + batch + self._pending
+            raise
+        self._seen = max(self._seen, self.applier.done)
 
 
 def _aggregate(subject: str) -> str | None:
     parts = subject.split(".", 4)
     return parts[2] if len(parts) == 5 else None
-
-
-async def _call(fn) -> None:
-    fn()

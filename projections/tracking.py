@@ -22,8 +22,9 @@ class Projection(Protocol):
     """What the runner drives: a name, a stored position, batches to apply, a reset for rebuilds.
 
     Optional attributes the runner reads: `aggregates` (the aggregate types it
-    needs decoded; others only move the position) and `blocking` (True: apply
-    in a worker thread).
+    needs decoded; others only move the position), `blocking` (True: apply
+    in a worker thread) and `bulk(on: bool)` (called with True before a
+    catch-up and False after it: work only readers need may wait until then).
     """
 
     name: str

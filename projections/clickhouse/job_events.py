@@ -17,19 +17,26 @@ from schemas import Envelope
 from schemas import fleet as f
 from schemas import jobs as j
 
+ROW_STATUS: dict[type, str] = {j.JobSubmitted: "submitted", **STATUS}  # the event types with a row
+# per type, what the row needs: (type name, status, carries a spec, is a placement, has `reason`, is a failure)
+_SHAPE = {cls: (cls.type_name(), status, cls in (j.JobSubmitted, j.JobQueued), cls is j.JobPlaced,
+                "reason" in cls.model_fields, cls is j.JobFailed) for cls, status in ROW_STATUS.items()}
+
 
 def to_rows(env: Envelope, seq: int) -> list[tuple]:
     e = env.data
-    if not isinstance(e, (j.JobSubmitted, *STATUS)):
+    shape = _SHAPE.get(type(e))
+    if shape is None:
         return []
-    status = "submitted" if isinstance(e, j.JobSubmitted) else STATUS[type(e)]
+    name, status, with_spec, placed, with_reason, failed = shape
     model, gpus, nodes = "", 0, []
-    if isinstance(e, (j.JobSubmitted, j.JobQueued)):
-        model, gpus = e.spec.gpu_model or "", e.spec.gpus * e.spec.gang
-    elif isinstance(e, j.JobPlaced):
-        model, gpus = e.gpu_model or "", sum(len(p.gpu_indices) for p in e.placements)
-        nodes = list(dict.fromkeys(f.node_id(p.cluster, p.node) for p in e.placements))
-    reason = getattr(e, "reason", "")
-    exit_code = e.exit_code if isinstance(e, j.JobFailed) else None
-    return [(seq, ms(env.time), env.tenant, e.job_id, e.type_name(), status, model, gpus, nodes, str(reason),  # type: ignore[attr-defined]
+    if with_spec:
+        spec = e.spec  # type: ignore[attr-defined]
+        model, gpus = spec.gpu_model or "", spec.gpus * spec.gang
+    elif placed:
+        model, gpus = e.gpu_model or "", sum(len(p.gpu_indices) for p in e.placements)  # type: ignore[attr-defined]
+        nodes = list(dict.fromkeys(f.node_id(p.cluster, p.node) for p in e.placements))  # type: ignore[attr-defined]
+    reason = str(e.reason) if with_reason else ""  # type: ignore[attr-defined]
+    exit_code = e.exit_code if failed else None  # type: ignore[attr-defined]
+    return [(seq, ms(env.time), env.tenant, e.job_id, name, status, model, gpus, nodes, reason,  # type: ignore[attr-defined]
              exit_code)]

@@ -20,19 +20,19 @@ from schemas import jobs as j
 
 
 def to_rows(env: Envelope, seq: int, state: UsageState) -> list[tuple]:
-    e, t = env.data, ms(env.time)
+    e = env.data
     if isinstance(e, f.NodeRegistered):
-        return [(seq, t, e.cluster, e.node.name, e.node.gpu_model or "", e.node.gpu_count, 0, 0)]
+        return [(seq, ms(env.time), e.cluster, e.node.name, e.node.gpu_model or "", e.node.gpu_count, 0, 0)]
     if isinstance(e, f.NodeRemoved):
         use = state.nodes.get((e.cluster, e.node))
-        return [] if use is None else [(seq, t, e.cluster, e.node, use.gpu_model, use.total, use.used, 1)]
+        return [] if use is None else [(seq, ms(env.time), e.cluster, e.node, use.gpu_model, use.total, use.used, 1)]
     if isinstance(e, j.JobPlaced):
         changes, sign = per_node(e.placements), +1
     elif isinstance(e, ENDING) and e.job_id in state.open:
         changes, sign = state.open[e.job_id].nodes, -1
     else:
         return []
-    rows = []
+    rows, t = [], ms(env.time)
     for cluster, node, gpus in changes:
         use = state.nodes.get((cluster, node))
         if use is not None:

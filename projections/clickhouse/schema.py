@@ -82,6 +82,14 @@ def statements(database: str) -> list[str]:
     return [s.strip() for s in DDL.format(db=database).split(";") if s.strip()]
 
 
+def column_types(client, database: str) -> dict[str, list[str]]:
+    """Each table's column type names in `COLUMNS` order, as the engine reports them."""
+    result = client.query("SELECT table, name, type FROM system.columns WHERE database = {db:String}",
+                          parameters={"db": database})
+    found = {(table, name): kind for table, name, kind in result.result_rows}
+    return {table: [found[(table, name)] for name in names] for table, names in COLUMNS.items()}
+
+
 def create(client, database: str) -> None:
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     for statement in statements(database):

@@ -2,9 +2,11 @@
 
 Per batch (events in stream order, from projections.runner):
 1. Events at or below the stored position are dropped (redelivery, replay).
-2. Rows for every table are built from a copy of the converter state
-   (state.py); the live state only moves once the batch is stored.
-3. Rows are inserted table by table, then the tracking row (name, last seq).
+2. Rows for every table are built (rows.py) from a copy of the converter
+   state (state.py); the live state only moves once the batch is stored.
+3. Rows are inserted table by table (one JSON-columns block per table and
+   batch, blocks.py; the runner hands over large batches while catching up),
+   then the tracking row (name, last seq).
    A crash in between re-inserts the same rows on restart: the tables absorb
    twins (ReplacingMergeTree by sequence, set-valued rollups; schema.py), and
    the state is reloaded as of the tracked position, so nothing counts twice.
@@ -22,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from adapters.clickhouse import ClickHouseDataError, ClickHouseUnavailable, classify
-from projections.clickhouse import gpu_usage, job_events, node_samples, schema, state
+from projections.clickhouse import blocks, schema, state
+from projections.clickhouse.rows import TABLES, batch_rows, rows_for
 from projections.tracking import Batch, unseen
 from schemas import Envelope
-
-TABLES = ("job_events", "gpu_usage_intervals", "node_samples")
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,6 @@ class Rejected:
     seq: int
     envelope: Envelope
     error: str
-
-
-def rows_for(env: Envelope, seq: int, st: state.UsageState) -> dict[str, list[tuple]]:
-    return {
-        "job_events": job_events.to_rows(env, seq),
-        "gpu_usage_intervals": gpu_usage.to_rows(env, seq, st),
-        "node_samples": node_samples.to_rows(env, seq, st),
-    }
 
 
 class ClickHouseSink:
@@ -56,11 +49,13 @@ class ClickHouseSink:
         self.rejected: list[Rejected] = []
         self.on_rejected = on_rejected or self.rejected.append
         self._position = 0
+        self._types: dict[str, list[str]] = {}
         self.state = state.UsageState()
 
     def setup(self) -> ClickHouseSink:
         """Create the tables (idempotent) and recover position and converter state."""
         self._call(schema.create, self.client, self.db)
+        self._types = self._call(schema.column_types, self.client, self.db)
         self._position = self._call(self.stored_position)
         self.state = self._call(state.load, self.client, self.db, self._position)
         return self
@@ -87,18 +82,12 @@ class ClickHouseSink:
             return 0
         st = self.state.copy()
         try:
-            tables: dict[str, list[tuple]] = {t: [] for t in TABLES}
-            for env, seq in todo:
-                for table, rows in rows_for(env, seq, st).items():
-                    tables[table] += rows
-                state.advance(st, env, seq)
-            self._insert(tables)
+            self._insert(batch_rows(todo, st))
         except ClickHouseUnavailable:
             raise
         except Exception:  # a value ClickHouse refuses, or a converter failing on one event
             st = self._one_by_one(todo)
-        self._call(self.client.insert, f"{self.db}.projection_tracking", [(self.name, todo[-1][1])],
-                   column_names=schema.COLUMNS["projection_tracking"])
+        self._insert({"projection_tracking": [(self.name, todo[-1][1])]})
         self.state, self._position = st, todo[-1][1]
         return len(todo)
 
@@ -116,9 +105,18 @@ class ClickHouseSink:
         return st
 
     def _insert(self, tables: dict[str, list[tuple]]) -> None:
+        """One insert per table: a JSONCompactColumns block (blocks.py), the tracking row natively."""
         for table, rows in tables.items():
-            if rows:
-                self._call(self.client.insert, f"{self.db}.{table}", rows, column_names=schema.COLUMNS[table])
+            if not rows:
+                continue
+            columns = schema.COLUMNS[table]
+            if table == "projection_tracking":
+                self._call(self.client.insert, f"{self.db}.{table}", rows, column_names=columns,
+                           column_type_names=self._types[table])
+                continue
+            body = self._call(blocks.encode, columns, self._types[table], rows)
+            self._call(self.client.raw_insert, f"{self.db}.{table}", columns, body, fmt=blocks.FORMAT,
+                       settings=blocks.SETTINGS)
 
     @staticmethod
     def _call(fn, *args, **kwargs):

@@ -13,13 +13,20 @@ because `apply` is a deterministic fold over the same ordered log;
 `state_hash()` makes that checkable (T7). A JetStream-KV-backed shared copy
 (so a new replica starts from a stored snapshot instead of sequence 1) can be
 added behind the same API later.
+
+Rebuilds: `bulk(True)` defers the store's index maintenance until `bulk(False)`
+(store.py, "Bulk loading"); the projection runner brackets a catch-up with it.
+Views are replaced, never mutated: `updated(view, **changes)` is
+`dataclasses.replace` without its per-call field introspection and frozen
+`__init__` (a function generated once per view class).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Hashable
-from typing import Any, ClassVar
+from dataclasses import fields
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 
@@ -28,6 +35,29 @@ from projections.tracking import Batch
 from schemas import Envelope
 
 Handler = Callable[[Any, Envelope, int], None]
+V = TypeVar("V")
+_KEEP = object()
+_UPDATERS: dict[type, Callable[..., Any]] = {}
+
+
+def updated(view: V, **changes: Any) -> V:
+    """A copy of the frozen (slots) dataclass `view` with `changes` applied, like `dataclasses.replace`."""
+    cls = type(view)
+    update = _UPDATERS.get(cls)
+    if update is None:
+        update = _UPDATERS[cls] = _updater(cls)
+    return update(view, **changes)
+
+
+def _updater(cls: type) -> Callable[..., Any]:
+    """`(view, *, field=...) -> copy`, generated per class: one keyword per field, no loop, no __init__."""
+    names = [f.name for f in fields(cls)]
+    source = (f"def update(view, *, {', '.join(f'{n}=KEEP' for n in names)}):\n    new = new_(cls)\n"
+              + "".join(f"    set_(new, {n!r}, view.{n} if {n} is KEEP else {n})\n" for n in names)
+              + "    return new\n")
+    scope = {"KEEP": _KEEP, "new_": object.__new__, "set_": object.__setattr__, "cls": cls}
+    exec(source, scope)  # noqa: S102 - code generated from the dataclass's own field names, as dataclasses does
+    return scope["update"]
 
 
 class ReadModel:
@@ -52,7 +82,21 @@ class ReadModel:
         return True
 
     def apply_batch(self, batch: Batch) -> int:
-        return sum(self.apply(env, seq) for env, seq in batch)
+        """`apply` over the batch, in order (one loop, no per-event calls for events it does not use)."""
+        applied, handlers = 0, self.handlers
+        for env, seq in batch:
+            if seq <= self._position:
+                continue
+            handler = handlers.get(type(env.data))
+            if handler is not None:
+                handler(self, env, seq)
+            self._position = seq
+            applied += 1
+        return applied
+
+    def bulk(self, on: bool) -> None:
+        """Defer (True) or resume (False, rebuilding once) the store's index maintenance."""
+        self.store.defer() if on else self.store.resume()
 
     def get(self, id: str) -> Any:
         return self.store.get(id)

@@ -8,9 +8,9 @@ Platform-owned: every cluster lives under the tenant `_platform`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from projections.registry.base import ReadModel, label_values
+from projections.registry.base import ReadModel, label_values, updated
 from projections.registry.store import IndexedStore, Page
 from schemas import Envelope
 from schemas import fleet as f
@@ -40,7 +40,7 @@ def onboarded(e: f.ClusterOnboarded, seq: int, nodes: int = 0, gpus: int = 0) ->
 
 
 def count_node(view: ClusterView, gpus: int, sign: int, seq: int) -> ClusterView:
-    return replace(view, nodes=view.nodes + sign, gpus_total=view.gpus_total + sign * gpus, updated_seq=seq)
+    return updated(view, nodes=view.nodes + sign, gpus_total=view.gpus_total + sign * gpus, updated_seq=seq)
 
 
 class ClustersModel(ReadModel):

@@ -12,10 +12,10 @@ model. `pool` is the pool the spec asked for (None: any pool).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from projections.registry.base import ReadModel, label_values
+from projections.registry.base import ReadModel, label_values, updated
 from projections.registry.store import IndexedStore, Page
 from schemas import Envelope
 from schemas import jobs as j
@@ -76,6 +76,9 @@ STATUS: dict[type, str] = {
 }
 
 
+_HAS_REASON = {cls: "reason" in cls.model_fields for cls in STATUS}  # getattr misses are slow on pydantic
+
+
 def evolve(view: JobView | None, env: Envelope, seq: int) -> JobView | None:
     """The job view after `env`; None for an event about a job this model never saw submitted."""
     e = env.data
@@ -84,7 +87,7 @@ def evolve(view: JobView | None, env: Envelope, seq: int) -> JobView | None:
     if view is None or type(e) not in STATUS:
         return view
     changes: dict = {"status": STATUS[type(e)], "updated_at": env.time, "updated_seq": seq}
-    reason = getattr(e, "reason", None)
+    reason = e.reason if _HAS_REASON[type(e)] else None  # type: ignore[attr-defined]
     if isinstance(reason, j.WaitReason):
         changes.update(reason=str(reason), reason_code=reason.code)
     elif isinstance(e, (j.JobFailed, j.JobCancelled)):
@@ -97,7 +100,7 @@ def evolve(view: JobView | None, env: Envelope, seq: int) -> JobView | None:
         changes.update(placements=(), attempt=e.attempt)
     elif isinstance(e, j.JobFailed):
         changes.update(exit_code=e.exit_code)
-    return replace(view, **changes)
+    return updated(view, **changes)
 
 
 class JobsModel(ReadModel):

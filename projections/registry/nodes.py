@@ -11,10 +11,10 @@ lost > draining > cordoned > ready. The converters below are pure functions of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from projections.registry.base import ReadModel, label_values
+from projections.registry.base import ReadModel, label_values, updated
 from projections.registry.jobs import Slot, slots
 from projections.registry.store import IndexedStore, Page
 from schemas import Envelope
@@ -73,25 +73,25 @@ def registered(e: f.NodeRegistered, seq: int) -> NodeView:
 def evolve(view: NodeView, e: f.Event, seq: int) -> NodeView:
     """A fleet event on an existing node (NodeRegistered and NodeRemoved are handled by the model)."""
     if isinstance(e, f.NodeCordoned):
-        return replace(view, cordoned=True, updated_seq=seq)
+        return updated(view, cordoned=True, updated_seq=seq)
     if isinstance(e, f.NodeUncordoned):
-        return replace(view, cordoned=False, draining=False, updated_seq=seq)
+        return updated(view, cordoned=False, draining=False, updated_seq=seq)
     if isinstance(e, f.NodeDrainRequested):
-        return replace(view, cordoned=True, draining=True, updated_seq=seq)
+        return updated(view, cordoned=True, draining=True, updated_seq=seq)
     if isinstance(e, f.NodeHealthy):
-        return replace(view, health="healthy", health_reason=None, last_heartbeat=e.at, updated_seq=seq)
+        return updated(view, health="healthy", health_reason=None, last_heartbeat=e.at, updated_seq=seq)
     if isinstance(e, f.NodeLost):
-        return replace(view, health="lost", health_reason=str(e.reason), updated_seq=seq)
+        return updated(view, health="lost", health_reason=str(e.reason), updated_seq=seq)
     return view
 
 
 def take(view: NodeView, indices: tuple[int, ...], seq: int) -> NodeView:
-    return replace(view, used_gpu_indices=tuple(sorted({*view.used_gpu_indices, *indices})), updated_seq=seq)
+    return updated(view, used_gpu_indices=tuple(sorted({*view.used_gpu_indices, *indices})), updated_seq=seq)
 
 
 def give_back(view: NodeView, indices: tuple[int, ...], seq: int) -> NodeView:
     left = tuple(i for i in view.used_gpu_indices if i not in indices)
-    return replace(view, used_gpu_indices=left, updated_seq=seq)
+    return updated(view, used_gpu_indices=left, updated_seq=seq)
 
 
 class NodesModel(ReadModel):

@@ -11,6 +11,12 @@ costs O(log n + page) at a million entities (a combination of filters that
 matches few items of its smallest bucket walks that bucket). Pagination is by
 cursor (paging.py): page boundaries stay stable while items change elsewhere.
 
+Bulk loading (a rebuild or a long catch-up): between `defer()` and `resume()`
+`put`/`delete` touch only the items; the indexes are rebuilt once, in O(n)
+after one sort per order, when `resume()` is called or when a `list` needs
+them first — that list ends the deferral, so a reader during a bulk load gets
+exact answers and readers never pay for more than one rebuild.
+
 Guarantees: `put` and `delete` keep every bucket consistent with the items;
 a sort order is total (keys end in the id); None values are not indexed
 (a None filter means "no filter"); nothing here does I/O.
@@ -19,33 +25,14 @@ a sort order is total (keys end in the id); None values are not indexed
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from itertools import islice
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
+from projections.registry.buckets import Bucket, Indexer, Sorter, build, values_of
 from projections.registry.paging import InvalidQuery, Page, decode_cursor, encode_cursor
 from projections.registry.sortedkeys import SortedKeys, from_sorted
 
 T = TypeVar("T")
-Indexer = Callable[[Any], Iterable[Hashable]]  # item -> the values it is found under
-Sorter = Callable[[Any], tuple]  # item -> sort key (the id is appended)
-
-
-@dataclass
-class Bucket:
-    ids: set[str] = dataclass_field(default_factory=set)
-    orders: dict[str, SortedKeys] = dataclass_field(default_factory=dict)  # sort name -> keys, once listed
-
-    def add(self, id: str, keys: dict[str, tuple]) -> None:
-        self.ids.add(id)
-        for name, order in self.orders.items():
-            order.add(keys[name])
-
-    def drop(self, id: str, keys: dict[str, tuple]) -> None:
-        self.ids.discard(id)
-        for name, order in self.orders.items():
-            order.discard(keys[name])
 
 
 class IndexedStore(Generic[T]):
@@ -58,6 +45,8 @@ class IndexedStore(Generic[T]):
         self._items: dict[str, T] = {}
         self._everything = Bucket(orders={name: SortedKeys() for name in sorts})
         self._buckets: dict[str, dict[Hashable, Bucket]] = {name: {} for name in indexes}
+        self._deferred = False
+        self._stale = False  # items changed while deferred: the indexes need a rebuild
 
     def __len__(self) -> int:
         return len(self._items)
@@ -71,16 +60,30 @@ class IndexedStore(Generic[T]):
     def ids(self) -> Iterable[str]:
         return self._items.keys()
 
+    def defer(self) -> None:
+        """Stop maintaining indexes on writes until `resume()` (bulk loading)."""
+        self._deferred = True
+
+    def resume(self) -> None:
+        """Maintain indexes on writes again, rebuilding them first if writes were deferred."""
+        self._deferred = False
+        if self._stale:
+            self._reindex()
+
     def put(self, item: T) -> None:
         """Insert or replace; only the buckets whose value or sort key changed are touched."""
         id = self._key(item)
+        if self._deferred:
+            self._items[id] = item
+            self._stale = True
+            return
         old = self._items.get(id)
         self._items[id] = item
         after = self._keys(id, item)
         if old is None:
             self._everything.add(id, after)
             for field, indexer in self._indexers.items():
-                for value in _values(indexer(item)):
+                for value in values_of(indexer(item)):
                     self._bucket(field, value).add(id, after)
             return
         before = self._keys(id, old)
@@ -89,7 +92,7 @@ class IndexedStore(Generic[T]):
             self._everything.drop(id, before)
             self._everything.add(id, after)
         for field, indexer in self._indexers.items():
-            was, now = _values(indexer(old)), _values(indexer(item))
+            was, now = values_of(indexer(old)), values_of(indexer(item))
             if was == now and not moved:
                 continue
             for value in was - now if not moved else was:
@@ -101,10 +104,13 @@ class IndexedStore(Generic[T]):
         old = self._items.pop(id, None)
         if old is None:
             return
+        if self._deferred:
+            self._stale = True
+            return
         keys = self._keys(id, old)
         self._everything.drop(id, keys)
         for field, indexer in self._indexers.items():
-            for value in _values(indexer(old)):
+            for value in values_of(indexer(old)):
                 self._drop(field, value, id, keys)
 
     def list(self, filters: dict[str, Hashable], *, sort: str, page_size: int, cursor: str | None) -> Page[T]:
@@ -118,6 +124,8 @@ class IndexedStore(Generic[T]):
             if f not in self._indexers:
                 raise InvalidQuery(f, "cannot filter on this field")
         after = decode_cursor(cursor)
+        if self._deferred:  # a reader during a bulk load: indexes from now on, kept up to date as usual
+            self.resume()
         order = self._order(self._smallest(active), name)
         walk = order.before(after) if descending else order.after(after)
         matches = self._matching(walk, active)
@@ -146,6 +154,10 @@ class IndexedStore(Generic[T]):
             if all(value in self._indexers[f](item) for f, value in active.items()):
                 yield key, item
 
+    def _reindex(self) -> None:
+        self._everything, self._buckets = build(self._items, self._indexers, self._sorters, self._eager)
+        self._stale = False
+
     def _bucket(self, field: str, value: Hashable) -> Bucket:
         bucket = self._buckets[field].get(value)
         if bucket is None:
@@ -161,7 +173,3 @@ class IndexedStore(Generic[T]):
             bucket.drop(id, keys)
             if not bucket.ids:
                 del self._buckets[field][value]
-
-
-def _values(values: Iterable[Hashable]) -> set[Hashable]:
-    return {v for v in values if v is not None}
