@@ -24,7 +24,8 @@ async def send(publisher: Publisher, command: Envelope) -> Ack:
 
 
 def command_consumer(nc, handler: CommandHandler, *, durable: str, filter_subjects: tuple[str, ...] = ("cmd.>",),
-                     **spec) -> Consumer:
+                     concurrent: bool = False, **spec) -> Consumer:
+    """`concurrent`: decide a fetched batch together (in order per aggregate: the handler's lock is FIFO)."""
     async def on_command(delivery: Delivery) -> None:
         command: Envelope = delivery.value
         if command.is_event:
@@ -37,4 +38,4 @@ def command_consumer(nc, handler: CommandHandler, *, durable: str, filter_subjec
             raise Permanent(str(exc)) from exc
 
     return Consumer(nc, ConsumerSpec(stream="CMD", durable=durable, filter_subjects=filter_subjects, **spec),
-                    on_command, decode=decode)
+                    on_command, decode=decode, concurrent=concurrent)

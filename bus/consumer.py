@@ -21,6 +21,11 @@ Ack semantics (the contract every handler relies on):
   durable consumer), as the eventsourcing library's projection runner does.
 - `stop()` is graceful: the message being handled finishes and is acked;
   messages fetched but not started are naked (redelivered at once), never acked.
+- `concurrent=True` starts the messages of one fetch together, in stream order,
+  and fetches again only when all of them are done (a barrier). With a handler
+  that serialises per key in arrival order (`CommandHandler`'s per-aggregate
+  FIFO lock), order per aggregate still holds; `stop()` then lets the batch in
+  hand finish.
 
 nats-py is used directly rather than FastStream: these consumers need the
 delivery count, per-attempt backoff, TERM after a stored dead letter and a
@@ -108,12 +113,13 @@ class Stats:
 
 class Consumer:
     def __init__(self, nc: Client, spec: ConsumerSpec, handler: Handler, *, decode: Decoder | None = None,
-                 fetch_timeout: float = 1.0) -> None:
+                 fetch_timeout: float = 1.0, concurrent: bool = False) -> None:
         self.nc = nc
         self.spec = spec
         self.handler = handler
         self.decode = decode
         self.fetch_timeout = fetch_timeout
+        self.concurrent = concurrent
         self.publisher = Publisher(nc, stream="DLQ")
         self.stats = Stats()
         self._stopping = asyncio.Event()
@@ -128,6 +134,7 @@ class Consumer:
             await js.add_consumer(self.spec.stream, self.spec.config())
 
     async def run(self) -> None:
+        self._stopped.clear()  # a supervisor may run the same consumer again after a crash
         await self.ensure()
         js = self.nc.jetstream()
         self._sub = await js.pull_subscribe_bind(
@@ -139,6 +146,9 @@ class Consumer:
                     msgs = await self._sub.fetch(self.spec.batch, timeout=self.fetch_timeout)
                 except (NatsTimeout, asyncio.TimeoutError):
                     continue
+                if self.concurrent:
+                    await self._all(msgs)
+                    continue
                 for index, msg in enumerate(msgs):
                     if self._stopping.is_set():
                         for rest in msgs[index:]:  # fetched, never started: hand back, never ack
@@ -148,7 +158,15 @@ class Consumer:
         finally:
             if self.nc.is_connected:
                 await self.nc.flush()  # acks and naks are fire-and-forget: make sure they left
+                await self._sub.unsubscribe()  # else closing the connection waits on its inbox
             self._stopped.set()
+
+    async def _all(self, msgs: list[Msg]) -> None:
+        """A fetched batch started together, in stream order; the next fetch waits for all of it."""
+        outcomes = await asyncio.gather(*(self._one(msg) for msg in msgs), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def stop(self) -> None:
         self._stopping.set()

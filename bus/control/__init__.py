@@ -16,7 +16,6 @@ the submitter and the executor sending a command. One concept per module:
     nodes      NodeLost / NodeDrainRequested -> ReportNodeLost for the jobs placed there
     timeouts   periodic sweep: CancelJob(timeout), CheckWorkflowTimeout
     metering   closed GPU usage intervals -> UsageRecorded on USAGE
-    consumer   the command consumer: a fetched batch decided concurrently, in order per aggregate
     supervisor restart-on-crash tasks and timers
     settings   `ControlSettings`
     plane      `ControlPlane(bus, settings)`: all of the above in one process, start/stop

@@ -5,7 +5,7 @@
   application recorder (aggregates: `AggregateStore`) and the tracking recorder
   (reactor positions, `trk.<name>` on EVT);
 - the durable command consumer on CMD (`CommandHandler` over `all_deciders()`;
-  `BatchConsumer`: a fetched batch is decided concurrently, in order per aggregate),
+  `concurrent`: a fetched batch is decided together, in order per aggregate),
   then, once it has handled every command already on CMD (so the reactors start
   from a log with no decision of an earlier run still in flight; bounded by
   `drain_timeout`), the node mirror and the reactors (admission, placer,
@@ -36,7 +36,6 @@ from bus.aggregates import AggregateStore
 from bus.commands import command_consumer
 from bus.connection import Bus
 from bus.control.admission import Admission
-from bus.control.consumer import BatchConsumer
 from bus.control.deciders import all_deciders
 from bus.control.metering import Meter
 from bus.control.mirror import NodeMirror
@@ -75,7 +74,7 @@ class ControlPlane:
         self.store = AggregateStore(JetStreamApplicationRecorder(self._runner, config))
         self.tracking = JetStreamTrackingRecorder(self._runner, config)
         self.handler = CommandHandler(self.store, all_deciders(), clock=s.clock)
-        self.consumer = BatchConsumer.like(command_consumer(nc, self.handler, durable=s.durable, backoff=s.backoff))
+        self.consumer = command_consumer(nc, self.handler, durable=s.durable, backoff=s.backoff, concurrent=True)
         self._tasks.spawn("commands", self.consumer.run)
         await self._drained()
         factories = {

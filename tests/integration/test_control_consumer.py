@@ -10,7 +10,6 @@ import pytest
 from bus import subjects
 from bus.aggregates import AggregateStore
 from bus.commands import command_consumer
-from bus.control.consumer import BatchConsumer
 from bus.control.deciders import all_deciders
 from bus.eventstore import JetStreamApplicationRecorder
 from bus.eventstore.config import StoreConfig
@@ -49,7 +48,7 @@ async def test_interleaved_lifecycles_of_many_jobs_all_apply_in_order_without_de
             msgs.append(OutMsg(subjects.subject_for(env), encode(env), env.id))
     await Publisher(nc, stream="CMD").publish_many(msgs)
 
-    consumer = BatchConsumer.like(command_consumer(nc, handler, durable="batch"))
+    consumer = command_consumer(nc, handler, durable="batch", concurrent=True)
     task = asyncio.create_task(consumer.run())
     await eventually(lambda: consumer.stats.acked + consumer.stats.dead_lettered == len(msgs), timeout=60)
     await consumer.stop()
