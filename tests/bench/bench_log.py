@@ -276,19 +276,10 @@ async def write_replay_data(nc, n: int, aggregates: int) -> tuple[float, int, in
 
 
 async def tessera_replay(nc, first: int, n: int, with_decode: bool) -> float:
-    count = 0
-
-    def handler(stored) -> None:
-        nonlocal count
-        count += 1
-
-    def decoding(stored) -> None:
-        nonlocal count
-        decode(stored.data)
-        count += 1
+    from tests.bench.bench_rebuild import replay_count
 
     start = time.perf_counter()
-    await read.replay(nc, "EVT", decoding if with_decode else handler, start_seq=first)
+    count = await replay_count(nc, with_decode, start_seq=first)
     elapsed = time.perf_counter() - start
     assert count == n, (count, n)
     return n / elapsed

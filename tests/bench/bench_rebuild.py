@@ -311,7 +311,7 @@ async def write_events(nc, n: int, chunk: int = 50_000) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def replay_count(nc, with_decode: bool) -> int:
+async def replay_count(nc, with_decode: bool, start_seq: int | None = None) -> int:
     count = 0
 
     def counting(stored) -> None:
@@ -323,7 +323,7 @@ async def replay_count(nc, with_decode: bool) -> int:
         decode(stored.data)
         count += 1
 
-    await read.replay(nc, "EVT", decoding if with_decode else counting)
+    await read.replay(nc, "EVT", decoding if with_decode else counting, start_seq=start_seq)
     return count
 
 
