@@ -6,6 +6,10 @@
     node       id = cluster--node   domains.registry (cordon, drain, heartbeat, lost)
     quota      id = SetQuota.tenant domains.policy
     ratecard   id = "default"       domains.metering (platform tenant)
+    tenant     id = tenant name     domains.identity (platform tenant)
+    user       id = user_id         domains.identity (under its tenant)
+    token      id = token_id        domains.identity (under its tenant)
+    platform   id = "identity"      domains.identity: the one-time bootstrap (platform tenant)
 
 Registry commands name their aggregate through `routing.target`; a Decider has
 one fixed aggregate name, so there is one Decider per registry aggregate, each
@@ -24,10 +28,11 @@ from datetime import datetime
 from typing import Any
 
 from bus.handler import Decider
-from domains import metering, policy, registry
+from domains import identity, metering, policy, registry
 from domains.scheduling import job_decide, job_state
 from domains.scheduling import workflow as wf
 from schemas import fleet as f
+from schemas import identity as idn
 from schemas import jobs as j
 from schemas import workflows as w
 from schemas.metering import PublishRateCard
@@ -63,6 +68,16 @@ QUOTA = Decider(aggregate="quota", initial=policy.QuotaState(tenant=""), evolve=
 RATECARD = Decider(aggregate="ratecard", initial=metering.RateCardState(), evolve=metering.evolve,
                    decide=metering.decide, commands=(PublishRateCard,), aggregate_id=lambda c: RATECARD_ID)
 
+TENANT = Decider(aggregate="tenant", initial=identity.TenantState(), evolve=identity.evolve,
+                 decide=identity.decide, commands=(idn.CreateTenant,), aggregate_id=lambda c: c.tenant)
+USER = Decider(aggregate="user", initial=identity.UserState(), evolve=identity.evolve, decide=identity.decide,
+               commands=(idn.CreateUser, idn.ChangeRole, idn.DisableUser), aggregate_id=lambda c: c.user_id)
+TOKEN = Decider(aggregate="token", initial=identity.TokenState(), evolve=identity.evolve, decide=identity.decide,
+                commands=(idn.IssueToken, idn.RevokeToken), aggregate_id=lambda c: c.token_id)
+PLATFORM = Decider(aggregate="platform", initial=identity.PlatformState(), evolve=identity.evolve,
+                   decide=identity.decide, commands=(idn.BootstrapPlatform,),
+                   aggregate_id=lambda c: identity.PLATFORM_ID)
+
 
 def all_deciders() -> list[Decider[Any]]:
-    return [JOB, WORKFLOW, CLUSTER, NODE, QUOTA, RATECARD]
+    return [JOB, WORKFLOW, CLUSTER, NODE, QUOTA, RATECARD, TENANT, USER, TOKEN, PLATFORM]

@@ -1,0 +1,21 @@
+"""Minting bearer tokens at the edge: the one place token ids and secrets are drawn at random.
+
+`new_token()` returns `(token_str, token_id, token_hash)`. Show `token_str` to
+the caller once and put only `token_id` and `token_hash` into IssueToken /
+BootstrapPlatform: the secret never reaches the bus, a log or a store. Ids and
+secrets come from `secrets` (a CSPRNG); the format and hash are
+`domains.identity.tokens`'.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from domains.identity import tokens
+
+
+def new_token() -> tuple[str, str, str]:
+    token_id = secrets.token_urlsafe(9)  # 9 bytes -> exactly 12 url-safe chars
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(tokens.SECRET_BYTES)).rstrip(b"=").decode()
+    return tokens.format_token(token_id, secret), token_id, tokens.hash_secret(secret)
