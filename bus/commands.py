@@ -37,5 +37,7 @@ def command_consumer(nc, handler: CommandHandler, *, durable: str, filter_subjec
         except UnknownCommand as exc:
             raise Permanent(str(exc)) from exc
 
+    if concurrent:
+        spec.setdefault("batch", 500)  # a fetch is decided together: more per fetch, fewer barriers
     return Consumer(nc, ConsumerSpec(stream="CMD", durable=durable, filter_subjects=filter_subjects, **spec),
                     on_command, decode=decode, concurrent=concurrent)

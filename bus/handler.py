@@ -13,6 +13,15 @@ aggregate. `CommandHandler.handle(envelope)`:
    versions following the head) as one atomic write, expecting the head it
    loaded; on `AggregateConflict` it reloads and decides again (bounded).
 
+Fast path, same guarantees: step 1 uses the store's cache of aggregates it
+loaded or appended recently (`AggregateStore.cached`), and an aggregate not in
+the cache is first tried as a new one (no read: `SubmitJob` creates its job).
+Both are guesses the write checks: the append expects the head the guess
+assumed (none, for a new aggregate), so a stale or wrong guess is an
+`AggregateConflict` and the next attempt loads for real; a guess the domain
+refuses (any error, or nothing to do) is never reported but decided again on
+the stored events. The idempotency check of step 2 then sees the real events.
+
 Within one process, commands for the same aggregate are decided one at a time
 (a lock per aggregate), so conflicts only come from other processes.
 
@@ -30,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from bus.aggregates import AggregateConflict, AggregateStore
+from bus.aggregates import AggregateConflict, AggregateStore, Loaded
 from schemas import Command, Envelope, Event
 
 S = TypeVar("S")
@@ -91,13 +100,26 @@ class CommandHandler:
                 del self._locks[key]
 
     async def _decide_and_append(self, decider: Decider[Any], aggregate_id: str, command: Envelope) -> list[Envelope]:
+        key = (command.tenant, decider.aggregate, aggregate_id)
         for attempt in range(self.attempts):
-            loaded = await self.store.load(command.tenant, decider.aggregate, aggregate_id)
+            loaded = self.store.cached(*key) if attempt == 0 else None
+            guess = loaded is None and attempt == 0  # not cached: try it as a new aggregate first
+            if guess:
+                loaded = Loaded([])
+            elif loaded is None:
+                loaded = await self.store.load(*key)
             if any(event.causationid == command.id for event in loaded.events):
                 return []
             now = self.clock()
-            decided = decider.decide(decider.fold(loaded.events), command.data, now=now)
+            try:
+                decided = decider.decide(decider.fold(loaded.events), command.data, now=now)
+            except Exception:
+                if guess:  # refused as a new aggregate: decide on what is really stored
+                    continue
+                raise
             if not decided:
+                if guess:
+                    continue
                 return []
             envelopes = [
                 Envelope.for_event(event, cause=command, index=index, aggregate=decider.aggregate,
@@ -107,8 +129,8 @@ class CommandHandler:
             try:
                 await self.store.append(envelopes)
             except AggregateConflict:
-                # another process decided first: back off a little (jittered) so retries spread out
-                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                if not guess:  # another process decided first: back off a little (jittered) so retries spread out
+                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
             return envelopes
         raise ConflictsExhausted(f"{decider.aggregate} {aggregate_id}: {self.attempts} conflicting attempts")

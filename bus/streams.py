@@ -1,4 +1,4 @@
-"""The four streams of the log (plus dead letters), provisioned idempotently.
+"""The four streams of the log (plus dead letters and executor commands), provisioned idempotently.
 
 `expected_streams(settings)` is the single statement of their settings (see
 DESIGN.md, "The log"). `ensure_streams` creates what is missing and compares
@@ -58,6 +58,9 @@ def expected_streams(settings: Settings) -> list[StreamConfig]:
         StreamConfig(name="LOG", subjects=["log.>"], max_age=7 * DAY, max_bytes=-1,
                      discard=DiscardPolicy.OLD, **common),
         StreamConfig(name="DLQ", subjects=["dlq.>"], max_age=30 * DAY, max_bytes=-1,
+                     discard=DiscardPolicy.OLD, **common),
+        # launch/stop commands for executors (bus/control/dispatch.py); consumed by `exec-<cluster>`
+        StreamConfig(name="EXEC", subjects=["exec.>"], max_age=7 * DAY, max_bytes=-1,
                      discard=DiscardPolicy.OLD, **common),
     ]
 

@@ -7,6 +7,7 @@ Streams and their subject spaces (DESIGN.md, "The log"):
     USAGE  usage.<tenant>.<source>
     LOG    log.<tenant>.<job>.<task>
     DLQ    dlq.<stream>.<consumer>
+    EXEC   exec.<cluster>.<tenant>.<job>
 
 Guarantees: every subject built here has exactly the token count above, and no
 token is empty or contains '.', whitespace, '*' or '>' — a stray dot would
@@ -28,6 +29,7 @@ STREAM_SUBJECTS: dict[str, str] = {
     "EVT": "evt.>",
     "USAGE": "usage.>",
     "LOG": "log.>",
+    "EXEC": "exec.>",
 }
 DLQ_STREAM = "DLQ"
 DLQ_SUBJECTS = "dlq.>"
@@ -85,6 +87,15 @@ def usage_subject(tenant: str, source: str) -> str:
 
 def log_subject(tenant: str, job: str, task: str) -> str:
     return f"log.{token(tenant, 'tenant')}.{token(job, 'job')}.{token(task, 'task')}"
+
+
+def exec_subject(cluster: str, tenant: str, job: str) -> str:
+    return f"exec.{token(cluster, 'cluster')}.{token(tenant, 'tenant')}.{token(job, 'job')}"
+
+
+def exec_subjects(cluster: str) -> str:
+    """Everything for one cluster's executor: its durable consumer's filter."""
+    return f"exec.{token(cluster, 'cluster')}.>"
 
 
 def dead_letter_subject(stream: str, consumer: str) -> str:

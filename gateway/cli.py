@@ -17,11 +17,13 @@ from rich.table import Table
 
 from bus.errors import BusError
 from bus.settings import Settings
+from gateway.commands import register as register_client_commands
 
 app = typer.Typer(help="Tessera: an event-sourced control plane for GPU clouds.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 schemas_app = typer.Typer(help="The wire contract: message schemas.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
+register_client_commands(app)  # login, tenants, users, tokens, clusters, nodes, jobs, workflows, usage, audit, dry-run
 out = Console()
 
 
@@ -39,21 +41,40 @@ def _logging() -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+DEMO_FLEET = Path(__file__).resolve().parents[1] / "deploy" / "demo" / "fleet.yaml"
+DEMO_WORKFLOW = DEMO_FLEET.with_name("workflow.yaml")
+
+
 @app.command()
 def up(
     duration: float = typer.Option(None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."),
+    demo: bool = typer.Option(False, "--demo", help="Also run the simulated GPU fleet of deploy/demo/fleet.yaml and "
+                              "the demo workflow (real processes on the local cluster, GPU jobs on the fleet)."),
+    fleet: Path = typer.Option(None, "--fleet", help="A simulator fleet spec (YAML/JSON) to run alongside.",
+                               exists=True, dir_okay=False),
+    host: str = typer.Option(None, "--host", help="Gateway address (default: [gateway] host, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Gateway port (default: [gateway] port, 8470; 0 = any free)."),
+    local: bool = typer.Option(True, "--local/--no-local", help="Run this host as the `local` cluster."),
 ) -> None:
-    """Start the platform: the embedded bus (or TESSERA_NATS_URL), streams provisioned, a status line."""
-    from gateway.platform import run_platform, status_line
+    """Start the platform: bus, control plane, projections, HTTP gateway, compute backends (Ctrl-C stops it)."""
+    from gateway.platform import UpOptions, run_platform, status_line
 
     settings = _settings()
+    options = UpOptions(duration=duration, host=host, port=port, local=local,
+                        fleet=fleet or (DEMO_FLEET if demo else None), demo=DEMO_WORKFLOW if demo else None)
 
-    def report(bus, streams) -> None:
-        out.print(status_line(bus, streams))
-        out.print(_stream_table(streams))
+    def report(started) -> None:
+        out.print(status_line(started.bus, started.streams))
+        out.print(_stream_table(started.streams))
+        out.print(f"tessera: gateway {started.url} (API docs {started.url}/docs)")
+        out.print(f"tessera: clusters {', '.join(started.clusters) or 'none'}")
+        if started.token:
+            out.print(f"tessera: platform admin token (shown once): [bold]{started.token}[/bold]", soft_wrap=True)
+        out.print(f"tessera: the CLI is logged in as the platform admin ({started.config_path}); "
+                  "try `./tessera clusters list`", soft_wrap=True)
         out.print("[dim]Ctrl-C stops the platform.[/dim]" if duration is None else f"[dim]up for {duration:g}s[/dim]")
 
-    asyncio.run(run_platform(settings, duration=duration, report=report))
+    asyncio.run(run_platform(settings, options, report=report, on_demo=lambda line: out.print(line, soft_wrap=True)))
     out.print("tessera: stopped cleanly")
 
 

@@ -1,23 +1,50 @@
 """The composition root of `tessera up`: everything is built here, nothing at import.
 
-The platform is the bus (the embedded nats-server or the configured cluster,
-the provisioned streams, a status line) and the control plane on it
-(`bus.control.ControlPlane`: command handling, the reactors, the timers).
-Later issues add projections, the gateway and compute backends to this one place.
+One process, in this order (and stopped in the reverse order):
+
+1. the bus: the embedded nats-server (or `TESSERA_NATS_URL`), streams provisioned;
+2. the control plane (`bus.control.ControlPlane`): commands, reactors, timers;
+3. the ClickHouse projection (chdb under `TESSERA_HOME`, or `TESSERA_CLICKHOUSE_URL`),
+   following EVT from its stored position;
+4. the HTTP gateway (`gateway.http.GatewayRuntime`) on `[gateway] host:port`, with its
+   own read models; the first start bootstraps the platform admin and writes its
+   token (shown once) with the gateway URL to `$TESSERA_HOME/cli.json` (mode 0600),
+   so the CLI on this machine is logged in;
+5. compute: the local backend (this host as cluster `local`) and, when a fleet spec
+   is given, the simulator (`adapters.simulator`);
+6. with `demo`, the demo workflow (gateway/demo.py) submitted through the HTTP API.
+
+`run_platform` stays up until SIGINT/SIGTERM or `duration` seconds. One `tessera up`
+per home: a second one on the same `TESSERA_HOME` is refused with the first one's
+gateway URL (an advisory lock on `<home>/up.lock`, released when the process ends,
+also when it dies), because chdb and the node's runs belong to one process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 from nats.js.errors import NotFoundError
 
 from bus.connection import Bus, open_bus, redact
+from bus.errors import BusError
 from bus.control import ControlPlane
 from bus.settings import Settings
 from bus.streams import expected_streams
+
+log = logging.getLogger("tessera.up")
+
+
+class AlreadyRunning(BusError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -29,6 +56,28 @@ class StreamStatus:
     first_seq: int
     last_seq: int
     replicas: int
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    duration: float | None = None
+    host: str | None = None
+    port: int | None = None
+    fleet: Path | None = None  # a simulator fleet spec
+    demo: Path | None = None  # a workflow spec to run once everything is up
+    local: bool = True
+
+
+@dataclass
+class Started:
+    """What `report` is told once the platform is up."""
+
+    bus: Bus
+    streams: list[StreamStatus]
+    url: str
+    token: str | None  # the bootstrap admin token: only on the first start
+    config_path: Path
+    clusters: list[str]
 
 
 async def stream_status(bus: Bus) -> list[StreamStatus]:
@@ -52,23 +101,150 @@ def status_line(bus: Bus, streams: list[StreamStatus]) -> str:
     return f"tessera: bus {redact(bus.url)} ({where}) | streams {counts}"
 
 
-async def run_platform(settings: Settings, *, duration: float | None, report) -> None:
-    """Bring the platform up, report, and stay up until SIGINT/SIGTERM or `duration` seconds."""
-    bus = await open_bus(settings, name="tessera-up")
+def lock_home(home: Path) -> int:
+    """Hold `<home>/up.lock` for this process (AlreadyRunning if another `tessera up` holds it)."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(home / "up.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise BusError(f"cannot write TESSERA_HOME {home}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode(errors="replace")
+        os.close(fd)
+        url = (json.loads(holder) if holder.startswith("{") else {}).get("url", "starting")
+        raise AlreadyRunning(f"tessera up is already running on {home} (gateway {url}): stop it first, "
+                             "or set TESSERA_HOME to another directory") from None
+    return fd
+
+
+def note_lock(fd: int, url: str) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "url": url}).encode(), 0)
+
+
+def save_login(home: Path, url: str, token: str | None) -> Path:
+    """cli.json: the gateway URL, and the admin token when this start created one (else the stored one stays)."""
+    from gateway.client import CliConfig, load_config, save_config
+
+    try:
+        stored = load_config({"TESSERA_HOME": str(home)}).token
+    except Exception:  # an unreadable file is replaced
+        stored = None
+    return save_config(CliConfig(home, url, token or stored))
+
+
+class Platform:
+    """The running pieces of `tessera up`, started and stopped in order."""
+
+    def __init__(self, settings: Settings, options: UpOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.bus: Bus | None = None
+        self.plane: ControlPlane | None = None
+        self.gateway = None
+        self.backends: list = []
+        self.clickhouse = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._lock: int | None = None
+
+    async def start(self) -> Started:
+        from adapters.clickhouse import client as clickhouse_client
+        from gateway.http import GatewayRuntime
+        from gateway.http.settings import GatewaySettings
+
+        self._lock = lock_home(Path(self.settings.home))
+        self.bus = bus = await open_bus(self.settings, name="tessera-up")
+        self.plane = ControlPlane(bus)
+        await self.plane.start()
+        self.clickhouse = await asyncio.to_thread(clickhouse_client, self.settings)
+        self._tasks.append(asyncio.create_task(self._clickhouse_projection(), name="clickhouse-projection"))
+        self.gateway = GatewayRuntime(bus, GatewaySettings.load(), clickhouse=self.clickhouse)
+        await self.gateway.start()
+        url = await self.gateway.serve(self.options.host, self.options.port)
+        note_lock(self._lock, url)
+        token = await self.gateway.bootstrap()
+        config_path = save_login(self.settings.home, url, token)
+        clusters = await self._start_backends()
+        return Started(bus, await stream_status(bus), url, token, config_path, clusters)
+
+    async def _start_backends(self) -> list[str]:
+        clusters = []
+        if self.options.local:
+            from adapters.local import LocalBackend, LocalSettings
+
+            local = LocalBackend(self.bus.nc, LocalSettings(home=self.settings.home))
+            await local.start()
+            self.backends.append(local)
+            clusters.append(local.cluster)
+        if self.options.fleet is not None:
+            from adapters.simulator import Simulator, load_fleet
+
+            simulator = Simulator(self.bus.nc, load_fleet(self.options.fleet))
+            await simulator.start()
+            self.backends.append(simulator)
+            clusters.extend(simulator.clusters)
+        return clusters
+
+    async def _clickhouse_projection(self) -> None:
+        from projections.clickhouse import ClickHouseSink
+        from projections.runner import ProjectionRunner
+
+        sink = await asyncio.to_thread(ClickHouseSink(self.clickhouse).setup)
+        runner = ProjectionRunner(self.bus.nc, [sink])
+        while not self._stop.is_set():
+            try:
+                await runner.run(self._stop)
+            except Exception as exc:  # ClickHouse or the bus went away: resume from the stored position
+                log.error("clickhouse projection stopped (%s: %s); resuming in 5 s", type(exc).__name__, exc)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 5.0)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for backend in reversed(self.backends):
+            with contextlib.suppress(Exception):
+                await backend.close()
+        if self.gateway is not None:
+            await self.gateway.stop()
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30)
+        if self.plane is not None:
+            await self.plane.stop()
+        if self.clickhouse is not None:
+            with contextlib.suppress(Exception):
+                self.clickhouse.close()
+        if self.bus is not None:
+            await self.bus.close()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+
+
+async def run_platform(settings: Settings, options: UpOptions, *, report, on_demo=None) -> None:
+    """Bring the platform up, report, run the demo if asked, stay up until a signal or `duration`."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    plane = ControlPlane(bus)
+    platform = Platform(settings, options)
+    demo: asyncio.Task | None = None
     try:
-        await plane.start()
-        report(bus, await stream_status(bus))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=duration)
-        except TimeoutError:
-            pass
+        started = await platform.start()
+        report(started)
+        if options.demo is not None:
+            from gateway.demo import run_demo
+
+            demo = asyncio.create_task(run_demo(started.url, settings.home, options.demo, report=on_demo))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=options.duration)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await plane.stop()
-        await bus.close()
+        if demo is not None and not demo.done():
+            demo.cancel()
+            with contextlib.suppress(BaseException):
+                await demo
+        await platform.stop()

@@ -1,4 +1,4 @@
-"""The identity read model: tenants, users and tokens for the gateway, and `authenticate`.
+"""The identity read model: tenants, users, tokens and API keys for the gateway, `authenticate(_key)`.
 
 Fed by projections.runner like the registry models (name "identity",
 aggregates tenant/user/token/platform): `apply(env, seq)` is a no-op at or below
@@ -21,6 +21,13 @@ the control plane's bootstrap reactor later records the same user and token on
 their own aggregates, and those copies change nothing here (first one wins).
 Token ids are global (the token string has no tenant): a second tenant's
 TokenIssued with a taken id gets a view but never authenticates.
+
+API keys (aggregate `apikey`): `authenticate_key(key_str, now) -> KeyPrincipal
+| None` is O(1) the same way (lookup by key id, sha256, constant-time compare,
+the principal prebuilt per key). None for a malformed or unknown key, a wrong
+secret, a revoked or expired key. Revocation and limit/budget changes are
+effective the moment their event is applied (the principal is rebuilt then).
+Views (`api_key`, `api_keys`) carry no hash. Key ids are global like token ids.
 """
 
 from __future__ import annotations
@@ -29,11 +36,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import ClassVar
 
 import orjson
 
-from domains.identity import PLATFORM_ADMIN, Principal, tokens
+from domains.identity import PLATFORM_ADMIN, KeyPrincipal, Principal, keys, tokens
 from projections.registry.base import updated
 from projections.registry.store import IndexedStore, Page
 from projections.tracking import Batch
@@ -76,6 +84,40 @@ class TokenView:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKeyView:
+    tenant: str
+    key_id: str
+    name: str
+    allowed_models: tuple[str, ...]  # empty: every model
+    expires_at: datetime | None
+    rpm: int | None
+    tpm: int | None
+    budget: Decimal | None
+    revoked: bool
+    created_by: str  # the actor of the command that created it
+    created_at: datetime
+    created_seq: int
+    updated_seq: int
+
+    def status(self, now: datetime) -> str:
+        if self.revoked:
+            return "revoked"
+        return "expired" if self.expires_at is not None and self.expires_at <= now else "active"
+
+    def principal(self) -> KeyPrincipal:
+        return KeyPrincipal(tenant=self.tenant, key_id=self.key_id, name=self.name,
+                            allowed_models=frozenset(self.allowed_models), rpm=self.rpm, tpm=self.tpm,
+                            budget=self.budget, expires_at=self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyCredential:
+    tenant: str
+    key_hash: str
+    principal: KeyPrincipal
+
+
+@dataclass(frozen=True, slots=True)
 class _Credential:
     tenant: str
     token_hash: str
@@ -87,7 +129,7 @@ def _key(tenant: str, id: str) -> str:
 
 class IdentityModel:
     name = "identity"
-    aggregates = frozenset({"tenant", "user", "token", "platform"})
+    aggregates = frozenset({"tenant", "user", "token", "platform", "apikey"})
 
     def __init__(self) -> None:
         self._tenants: IndexedStore[TenantView] = IndexedStore(key=lambda v: v.name, indexes={},
@@ -99,6 +141,10 @@ class IdentityModel:
             key=lambda v: _key(v.tenant, v.token_id), sorts={"created": lambda v: (v.created_seq,)},
             indexes={"tenant": lambda v: (v.tenant,), "user": lambda v: (_key(v.tenant, v.user_id),)})
         self._credentials: dict[str, _Credential] = {}  # token id -> where it lives and its hash
+        self._apikeys: IndexedStore[ApiKeyView] = IndexedStore(
+            key=lambda v: _key(v.tenant, v.key_id), sorts={"created": lambda v: (v.created_seq,)},
+            indexes={"tenant": lambda v: (v.tenant,)})
+        self._key_credentials: dict[str, _KeyCredential] = {}  # key id -> tenant, hash, principal
         self._position = 0
         self.bootstrapped = False
 
@@ -122,7 +168,7 @@ class IdentityModel:
         return sum(self.apply(env, seq) for env, seq in batch)
 
     def bulk(self, on: bool) -> None:
-        for store in (self._tenants, self._users, self._tokens):
+        for store in (self._tenants, self._users, self._tokens, self._apikeys):
             store.defer() if on else store.resume()
 
     def state_hash(self) -> str:
@@ -132,6 +178,11 @@ class IdentityModel:
                 digest.update(orjson.dumps(store.get(id)))
         for token_id in sorted(self._credentials):
             digest.update(orjson.dumps([token_id, self._credentials[token_id]]))
+        for id in sorted(self._apikeys.ids()):
+            digest.update(orjson.dumps(self._apikeys.get(id), default=str))
+        for key_id in sorted(self._key_credentials):
+            credential = self._key_credentials[key_id]
+            digest.update(orjson.dumps([key_id, credential.tenant, credential.key_hash]))
         return digest.hexdigest()
 
     # -- reads ----------------------------------------------------------------------------------
@@ -150,6 +201,23 @@ class IdentityModel:
         if user is None or user.disabled or (user.role == PLATFORM_ADMIN and user.tenant != PLATFORM_TENANT):
             return None
         return Principal(tenant=user.tenant, user_id=user.user_id, role=user.role, token_id=token_id)
+
+    def authenticate_key(self, key_str: str, now: datetime) -> KeyPrincipal | None:
+        try:
+            key_id, secret = keys.parse(key_str)
+        except keys.MalformedKey:
+            return None
+        credential = self._key_credentials.get(key_id)
+        if credential is None or not keys.matches(secret, credential.key_hash):
+            return None
+        expires_at = credential.principal.expires_at
+        return None if expires_at is not None and expires_at <= now else credential.principal
+
+    def api_key(self, tenant: str, key_id: str) -> ApiKeyView | None:
+        return self._apikeys.get(_key(tenant, key_id))
+
+    def api_keys(self, tenant: str, *, page_size: int = 100, cursor: str | None = None) -> Page[ApiKeyView]:
+        return self._apikeys.list({"tenant": tenant}, sort="created", page_size=page_size, cursor=cursor)
 
     def tenant(self, name: str) -> TenantView | None:
         return self._tenants.get(name)
@@ -212,6 +280,39 @@ class IdentityModel:
         if credential is not None and credential.tenant == env.tenant:
             del self._credentials[token_id]
 
+    def _api_key_created(self, env: Envelope, seq: int) -> None:
+        e: i.ApiKeyCreated = env.data  # type: ignore[assignment]
+        if self._apikeys.get(_key(env.tenant, e.key_id)) is not None:
+            return
+        view = ApiKeyView(env.tenant, e.key_id, e.name, tuple(e.allowed_models), e.expires_at, e.rpm, e.tpm,
+                          e.budget, False, env.actor, env.time, seq, seq)
+        self._apikeys.put(view)
+        self._key_credentials.setdefault(e.key_id, _KeyCredential(env.tenant, e.key_hash, view.principal()))
+
+    def _api_key_revoked(self, env: Envelope, seq: int) -> None:
+        key_id = env.data.key_id  # type: ignore[attr-defined]
+        self._update_key(env, seq, revoked=True)
+        credential = self._key_credentials.get(key_id)
+        if credential is not None and credential.tenant == env.tenant:
+            del self._key_credentials[key_id]
+
+    def _api_key_limits_changed(self, env: Envelope, seq: int) -> None:
+        self._update_key(env, seq, rpm=env.data.rpm, tpm=env.data.tpm)  # type: ignore[attr-defined]
+
+    def _api_key_budget_changed(self, env: Envelope, seq: int) -> None:
+        self._update_key(env, seq, budget=env.data.budget)  # type: ignore[attr-defined]
+
+    def _update_key(self, env: Envelope, seq: int, **changes) -> None:
+        key_id = env.data.key_id  # type: ignore[attr-defined]
+        view = self._apikeys.get(_key(env.tenant, key_id))
+        if view is None:
+            return
+        view = updated(view, updated_seq=seq, **changes)
+        self._apikeys.put(view)
+        credential = self._key_credentials.get(key_id)
+        if credential is not None and credential.tenant == env.tenant:  # the new limits apply at once
+            self._key_credentials[key_id] = _KeyCredential(credential.tenant, credential.key_hash, view.principal())
+
     def _add_user(self, tenant: str, user_id: str, name: str, role: str, at: datetime, seq: int) -> None:
         if self._users.get(_key(tenant, user_id)) is None:
             self._users.put(UserView(tenant, user_id, name, role, False, at, seq))
@@ -231,5 +332,6 @@ class IdentityModel:
     handlers: ClassVar[dict[type, Callable[..., None]]] = {
         i.TenantCreated: _tenant_created, i.PlatformBootstrapped: _bootstrapped, i.UserCreated: _user_created,
         i.RoleChanged: _role_changed, i.UserDisabled: _user_disabled, i.TokenIssued: _token_issued,
-        i.TokenRevoked: _token_revoked,
+        i.TokenRevoked: _token_revoked, i.ApiKeyCreated: _api_key_created, i.ApiKeyRevoked: _api_key_revoked,
+        i.ApiKeyLimitsChanged: _api_key_limits_changed, i.ApiKeyBudgetChanged: _api_key_budget_changed,
     }

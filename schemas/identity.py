@@ -6,6 +6,7 @@ Aggregates (subject `evt.<tenant>.<aggregate>.<id>.<event>`):
     user      id = user_id        under its tenant    CreateUser, ChangeRole, DisableUser
     token     id = token_id       under its tenant    IssueToken, RevokeToken
     platform  id = "identity"     under `_platform`   BootstrapPlatform -> PlatformBootstrapped (once)
+    apikey    id = key_id         under its tenant    CreateApiKey, RevokeApiKey, ChangeApiKeyLimits/Budget
 
 Commands travel under the tenant they act in (`cmd.<tenant>.identity.<name>`);
 CreateTenant and BootstrapPlatform under `_platform`.
@@ -13,8 +14,13 @@ CreateTenant and BootstrapPlatform under `_platform`.
 A token is never on the log: the edge shows `tsk_<token_id>_<secret>` once and
 sends only `token_hash` = sha256(secret) as lowercase hex. `token_id` is 12
 url-safe base64 characters (it is also the token aggregate's id). Tokens are
-one credential kind; API keys (scoped to models) will be another kind with
-their own aggregate and events, not a flag on these.
+one credential kind; API keys (inference clients) are another, with their own
+aggregate and events: `tsk-live-<key_id>_<secret>` (domains/identity/apikeys.py),
+likewise only `key_hash` = sha256(secret) on the log. A key belongs to its
+tenant (not to a user): `allowed_models` (empty = every model), an optional
+expiry, optional per-minute limits (`rpm` requests, `tpm` tokens; None =
+unlimited) and an optional `budget` (exact decimal, the currency of the rate
+card; None = unlimited).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from schemas.base import Command, Event
+from schemas.metering import DecimalString
+from schemas.metering import ModelName as _AnyModelName
 from schemas.values import Token
 
 Role = Literal["platform-admin", "tenant-admin", "member", "viewer"]
@@ -135,3 +143,73 @@ class PlatformBootstrapped(Event):
     token_id: TokenId
     token_hash: TokenHash
     expires_at: AwareDatetime
+
+
+# --- API keys (inference clients) ---------------------------------------------------------------
+
+ApiKeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ModelName = Annotated[_AnyModelName, Field(description="a model name as clients request it")]
+PerMinute = Annotated[int, Field(ge=1, le=10_000_000_000)]
+
+
+class CreateApiKey(Command):
+    TYPE = "tessera.identity.create_api_key.v1"
+    key_id: TokenId
+    name: ApiKeyName
+    key_hash: TokenHash
+    allowed_models: list[ModelName] = Field(default_factory=list, max_length=1000)  # empty: every model
+    expires_at: AwareDatetime | None = None  # None: does not expire
+    rpm: PerMinute | None = None  # requests per minute; None: unlimited
+    tpm: PerMinute | None = None  # tokens (prompt + completion) per minute; None: unlimited
+    budget: DecimalString | None = None  # spend limit; None: unlimited
+
+
+class ApiKeyCreated(Event):
+    TYPE = "tessera.identity.api_key_created.v1"
+    key_id: TokenId
+    name: ApiKeyName
+    key_hash: TokenHash
+    allowed_models: list[ModelName] = Field(default_factory=list)
+    expires_at: AwareDatetime | None = None
+    rpm: PerMinute | None = None
+    tpm: PerMinute | None = None
+    budget: DecimalString | None = None
+
+
+class RevokeApiKey(Command):
+    TYPE = "tessera.identity.revoke_api_key.v1"
+    key_id: TokenId
+
+
+class ApiKeyRevoked(Event):
+    TYPE = "tessera.identity.api_key_revoked.v1"
+    key_id: TokenId
+
+
+class ChangeApiKeyLimits(Command):
+    """Replace both per-minute limits (None = unlimited)."""
+
+    TYPE = "tessera.identity.change_api_key_limits.v1"
+    key_id: TokenId
+    rpm: PerMinute | None = None
+    tpm: PerMinute | None = None
+
+
+class ApiKeyLimitsChanged(Event):
+    TYPE = "tessera.identity.api_key_limits_changed.v1"
+    key_id: TokenId
+    rpm: PerMinute | None = None
+    tpm: PerMinute | None = None
+
+
+class ChangeApiKeyBudget(Command):
+    TYPE = "tessera.identity.change_api_key_budget.v1"
+    key_id: TokenId
+    budget: DecimalString | None = None  # None: unlimited
+
+
+class ApiKeyBudgetChanged(Event):
+    TYPE = "tessera.identity.api_key_budget_changed.v1"
+    key_id: TokenId
+    budget: DecimalString | None = None
+    previous: DecimalString | None = None

@@ -101,14 +101,21 @@ class MarkUnschedulable(Command):
     reason: WaitReason
 
 
+# Executor reports name the run they observed (`attempt`, from LaunchJob); the job ignores a
+# report of another run than its current one (a late report of a requeued run). None: unknown.
+ReportedAttempt = Annotated[int, Field(ge=1)] | None
+
+
 class ReportJobStarting(Command):
     TYPE = "tessera.scheduling.report_job_starting.v1"
     job_id: Token
+    attempt: ReportedAttempt = None
 
 
 class ReportJobRunning(Command):
     TYPE = "tessera.scheduling.report_job_running.v1"
     job_id: Token
+    attempt: ReportedAttempt = None
 
 
 class ReportJobExited(Command):
@@ -116,6 +123,9 @@ class ReportJobExited(Command):
     job_id: Token
     exit_code: int
     reason: str = ""
+    attempt: ReportedAttempt = None
+    cpu_seconds: Annotated[float, Field(ge=0)] | None = None  # resource use of the run, when measured
+    max_rss_mb: Annotated[float, Field(ge=0)] | None = None
 
 
 class CancelJob(Command):

@@ -15,6 +15,7 @@ the submitter and the executor sending a command. One concept per module:
     workflows  TaskReady -> SubmitJob; job life -> RecordTaskStarted/Exited; cancel -> CancelJob
     nodes      NodeLost / NodeDrainRequested -> ReportNodeLost for the jobs placed there
     timeouts   periodic sweep: CancelJob(timeout), CheckWorkflowTimeout
+    dispatch   JobPlaced -> LaunchJob, ended runs -> StopJob, on EXEC for each cluster's executor
     metering   closed GPU usage intervals -> UsageRecorded on USAGE
     supervisor restart-on-crash tasks and timers
     settings   `ControlSettings`

@@ -10,6 +10,8 @@
     user       id = user_id         domains.identity (under its tenant)
     token      id = token_id        domains.identity (under its tenant)
     platform   id = "identity"      domains.identity: the one-time bootstrap (platform tenant)
+    apikey     id = key_id          domains.identity.apikeys (under its tenant)
+    deployment id = deployment_id   domains.inference (under its tenant)
 
 Registry commands name their aggregate through `routing.target`; a Decider has
 one fixed aggregate name, so there is one Decider per registry aggregate, each
@@ -28,11 +30,13 @@ from datetime import datetime
 from typing import Any
 
 from bus.handler import Decider
-from domains import identity, metering, policy, registry
+from domains import identity, inference, metering, policy, registry
+from domains.identity import apikeys
 from domains.scheduling import job_decide, job_state
 from domains.scheduling import workflow as wf
 from schemas import fleet as f
 from schemas import identity as idn
+from schemas import inference as inf
 from schemas import jobs as j
 from schemas import workflows as w
 from schemas.metering import PublishRateCard
@@ -79,5 +83,14 @@ PLATFORM = Decider(aggregate="platform", initial=identity.PlatformState(), evolv
                    aggregate_id=lambda c: identity.PLATFORM_ID)
 
 
+APIKEY = Decider(aggregate="apikey", initial=apikeys.ApiKeyState(), evolve=apikeys.evolve, decide=apikeys.decide,
+                 commands=(idn.CreateApiKey, idn.RevokeApiKey, idn.ChangeApiKeyLimits, idn.ChangeApiKeyBudget),
+                 aggregate_id=lambda c: c.key_id)
+DEPLOYMENT = Decider(aggregate="deployment", initial=inference.DeploymentState(), evolve=inference.evolve,
+                     decide=inference.decide, aggregate_id=lambda c: c.deployment_id,
+                     commands=(inf.CreateDeployment, inf.ScaleDeployment, inf.StopDeployment, inf.RecordReplicaState,
+                               inf.ReportReplicaReady, inf.ReportReplicaLost))
+
+
 def all_deciders() -> list[Decider[Any]]:
-    return [JOB, WORKFLOW, CLUSTER, NODE, QUOTA, RATECARD, TENANT, USER, TOKEN, PLATFORM]
+    return [JOB, WORKFLOW, CLUSTER, NODE, QUOTA, RATECARD, TENANT, USER, TOKEN, PLATFORM, APIKEY, DEPLOYMENT]

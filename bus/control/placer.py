@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import logging
 
+from bus.control.passfleet import PassFleet
 from bus.control.quotas import QuotaCheck
 from domains.allocation import (
-    Fleet,
     Placed,
     Preempt,
     Unschedulable,
@@ -57,7 +57,7 @@ class Placer:
 
     def __init__(self, policy: str = "binpack") -> None:
         self.policy = policy
-        self.fleet = Fleet()
+        self.fleet = PassFleet()  # passes copy only the nodes they change
         self.limits: dict[str, QuotaLimits] = {}
         self.pending: set[str] = set()  # placed by us, JobPlaced not seen yet
         self.reasons: dict[str, WaitReason] = {}  # last wait reason recorded or sent, per queued job

@@ -9,9 +9,11 @@
   then, once it has handled every command already on CMD (so the reactors start
   from a log with no decision of an earlier run still in flight; bounded by
   `drain_timeout`), the node mirror and the reactors (admission, placer,
-  workflows, nodes, metering, timeouts), each in a `ControlRunner`;
+  workflows, nodes, metering, timeouts, dispatch, inference), each in a `ControlRunner`;
 - timers: the timeout sweep and the metering tick (once their reactor caught
-  up), and storing the reactors' positions every `track_interval`.
+  up), and storing the reactors' positions every `track_interval`;
+- the heartbeat checker (health.py): healthy nodes silent past
+  `heartbeat_timeout` get MarkNodeLost, checked every `health_interval`.
 
 Supervision (supervisor.py): a component that crashes is logged and started
 again, fresh (its view rebuilt from the log, reactions resuming after its
@@ -32,11 +34,17 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from bus import headers
 from bus.aggregates import AggregateStore
 from bus.commands import command_consumer
 from bus.connection import Bus
 from bus.control.admission import Admission
+from bus.control.bootstrap import IdentityBootstrap
 from bus.control.deciders import all_deciders
+from bus.control.hub import EventHub
+from bus.control.dispatch import Dispatch
+from bus.control.health import HealthChecker
+from bus.control.inference import Inference
 from bus.control.metering import Meter
 from bus.control.mirror import NodeMirror
 from bus.control.nodes import Nodes
@@ -69,9 +77,11 @@ class ControlPlane:
 
     async def start(self) -> None:
         s, nc = self.settings, self.bus.nc
+        headers.install()  # nats-py's header parsing was the top cost of following the log
+        self.hub = EventHub(nc)
         config = StoreConfig(replicas=self.bus.settings.replicas, duplicate_window=self.bus.settings.duplicate_window)
         self._runner = await asyncio.to_thread(Runner, self.bus.url, self.bus.settings, name="tessera-control")
-        self.store = AggregateStore(JetStreamApplicationRecorder(self._runner, config))
+        self.store = AggregateStore(JetStreamApplicationRecorder(self._runner, config), nc=nc)  # I/O on this loop
         self.tracking = JetStreamTrackingRecorder(self._runner, config)
         self.handler = CommandHandler(self.store, all_deciders(), clock=s.clock)
         self.consumer = command_consumer(nc, self.handler, durable=s.durable, backoff=s.backoff, concurrent=True)
@@ -85,6 +95,9 @@ class ControlPlane:
             "nodes": Nodes,
             "metering": self._meter,
             "timeouts": lambda: Timeouts(nc),
+            "dispatch": lambda: Dispatch(nc),  # LaunchJob/StopJob on EXEC for the executors
+            "identity-bootstrap": IdentityBootstrap,  # the bootstrap admin as a user and token aggregate
+            "inference": Inference,  # deployment replicas as jobs, their job events back to the deployment
         }
         self._expected = len(factories)
         for name, make in factories.items():
@@ -92,6 +105,8 @@ class ControlPlane:
         self._tasks.every("sweep", s.sweep_interval, self._sweep)
         self._tasks.every("meter-tick", s.meter_tick, self._tick)
         self._tasks.every("positions", s.track_interval, self._store_positions)
+        self._tasks.spawn("health", lambda: HealthChecker(  # silent nodes -> MarkNodeLost (health.py)
+            nc, timeout=s.heartbeat_timeout, interval=s.health_interval, clock=s.clock).run())
 
     async def caught_up(self, timeout: float = 30.0) -> None:
         """Wait until every reactor has reached the head of EVT as it was when it started."""
@@ -109,6 +124,8 @@ class ControlPlane:
             with contextlib.suppress(asyncio.TimeoutError):  # not running (between restarts): nothing to wait for
                 await asyncio.wait_for(self.consumer.stop(), 30.0)
         await self._tasks.stop()
+        if getattr(self, "hub", None) is not None:
+            await self.hub.close()
         if self._runner is not None:
             await asyncio.to_thread(self._runner.close)
 
@@ -119,7 +136,8 @@ class ControlPlane:
         reactor = make()
         if isinstance(reactor, Meter):
             await reactor.load_published()
-        runner = ControlRunner(self.bus.nc, reactor, self.tracking, track_interval=self.settings.track_interval)
+        runner = ControlRunner(self.bus.nc, reactor, self.tracking, track_interval=self.settings.track_interval,
+                               hub=self.hub)  # one read and decode of EVT for all reactors
         self.runners[name] = runner
         await runner.run()
 

@@ -11,6 +11,8 @@
 | track_interval      | 1 s       | reactor positions at the head of the log: at most this often|
 | drain_timeout       | 30 s      | wait for CMD to be handled before the reactors start        |
 | restart_delay       | 1 s       | before a crashed component is started again                 |
+| heartbeat_timeout   | 30 s      | a healthy node silent longer than this is marked lost       |
+| health_interval     | 5 s       | how often the heartbeat checker looks for silent nodes      |
 | backoff             | .2,1,5,15 | redelivery delays of a failing command                      |
 | clock               | UTC now   | the time decisions are made at (tests pass their own)       |
 """
@@ -37,5 +39,7 @@ class ControlSettings:
     track_interval: float = 1.0  # reactor positions at the head of the log: at most this often
     drain_timeout: float = 30.0
     restart_delay: float = 1.0
+    heartbeat_timeout: float = 30.0  # a healthy node silent longer than this is marked lost (bus/control/health.py)
+    health_interval: float = 5.0  # heartbeat checker sweeps
     backoff: tuple[float, ...] = (0.2, 1.0, 5.0, 15.0)
     clock: Callable[[], datetime] = field(default=utc_now)

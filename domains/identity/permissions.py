@@ -5,6 +5,7 @@
     jobs:write             yes            yes         yes     -
     workflows:write        yes            yes         yes     -
     tokens:write           yes            yes         own     -
+    keys:write             yes            yes         yes     -
     users:write            yes            yes         -       -
     tenants:write          yes            -           -       -
     clusters:write         yes            -           -       -
@@ -13,6 +14,9 @@ Reads are of the caller's own tenant, except clusters and nodes: capacity is
 public to every tenant (writes to them are platform-admin only). A platform
 admin acts on any tenant; everyone else only on their own (`may_access`).
 Unknown roles and actions are refused (fail closed). Pure: no I/O.
+
+API keys (`keys:*`) belong to the tenant, not to a user: tenant admins and
+members create and revoke any key of their tenant (`may_manage_key`).
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ from schemas.envelope import PLATFORM_TENANT
 Action = Literal[
     "tenants:read", "tenants:write", "users:read", "users:write", "tokens:read", "tokens:write",
     "clusters:read", "clusters:write", "nodes:read", "jobs:read", "jobs:write", "workflows:read",
-    "workflows:write", "usage:read", "audit:read", "allocation:read",
+    "workflows:write", "usage:read", "audit:read", "allocation:read", "keys:read", "keys:write",
 ]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 READS: frozenset[str] = frozenset(a for a in ACTIONS if a.endswith(":read"))
 GRANTS: dict[str, frozenset[str]] = {
     PLATFORM_ADMIN: ACTIONS,
     "tenant-admin": ACTIONS - {"tenants:write", "clusters:write"},
-    "member": READS | {"jobs:write", "workflows:write", "tokens:write"},
+    "member": READS | {"jobs:write", "workflows:write", "tokens:write", "keys:write"},
     "viewer": READS,
 }
 ADMINS = frozenset({PLATFORM_ADMIN, "tenant-admin"})
@@ -65,3 +69,8 @@ def may_manage_token(principal: Principal, tenant: str, owner: str) -> bool:
     if not allowed(principal.role, "tokens:write") or not may_access(principal, tenant):
         return False
     return principal.role in ADMINS or (principal.tenant == tenant and principal.user_id == owner)
+
+
+def may_manage_key(principal: Principal, tenant: str) -> bool:
+    """Create, revoke or change an API key of `tenant`: anyone holding keys:write there."""
+    return allowed(principal.role, "keys:write") and may_access(principal, tenant)

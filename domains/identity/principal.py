@@ -1,4 +1,4 @@
-"""Who is calling: the identity a valid bearer token resolves to.
+"""Who is calling: the identity a valid bearer token (`Principal`) or API key (`KeyPrincipal`) resolves to.
 
 `actor` is what goes into `Envelope.actor` for every command the caller sends.
 `is_platform_admin` needs both the role and the `_platform` tenant: a
@@ -9,6 +9,8 @@ read model refuses such a user outright; this is the second lock).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from schemas.envelope import PLATFORM_TENANT
 
@@ -29,3 +31,29 @@ class Principal:
     @property
     def is_platform_admin(self) -> bool:
         return self.role == PLATFORM_ADMIN and self.tenant == PLATFORM_TENANT
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPrincipal:
+    """An inference client holding a valid API key: its tenant, and the key's scope and limits.
+
+    `allowed_models` empty = every model. `rpm`/`tpm`/`budget` None = unlimited;
+    enforcing them (and tracking spend) is the proxy's job. `actor` is
+    "apikey:<tenant>/<key_id>", for Envelope.actor and usage records.
+    """
+
+    tenant: str
+    key_id: str
+    name: str
+    allowed_models: frozenset[str]
+    rpm: int | None
+    tpm: int | None
+    budget: Decimal | None
+    expires_at: datetime | None
+
+    @property
+    def actor(self) -> str:
+        return f"apikey:{self.tenant}/{self.key_id}"
+
+    def allows(self, model: str) -> bool:
+        return not self.allowed_models or model in self.allowed_models

@@ -8,6 +8,10 @@ one for a job never submitted `JobNotFound`; a refusal emits nothing. Rules:
 - PlaceJob needs exactly `spec.gang` placements with `spec.gpus` distinct GPU
   indices each, no GPU twice; otherwise `InvalidPlacement` lists every problem.
 - MarkUnschedulable emits only when the wait reason changed.
+- Executor reports (ReportJobStarting/Running/Exited) carrying an `attempt`
+  other than the job's current one (a run requeued since), or for a job that
+  already ended (a cancel raced the run's report), are stale and change
+  nothing; a report without `attempt` is checked as before.
 - ReportJobExited: 0 succeeds; otherwise the job is requeued while
   `retries < spec.max_retries` (so at most max_retries + 1 runs), else fails.
 - PreemptJob needs `spec.preemptible` and ends the job as `preempted`, terminal
@@ -26,11 +30,12 @@ from datetime import datetime
 from functools import singledispatch
 
 from domains.scheduling import errors
-from domains.scheduling.job_state import ACTIVE, EXIT_CODE_REASON, JobState
+from domains.scheduling.job_state import ACTIVE, EXIT_CODE_REASON, TERMINAL, JobState
 from schemas import jobs as j
 from schemas.values import WaitReason
 
 ON_NODE = frozenset({"placed", "starting", "running"})
+REPORTS = (j.ReportJobStarting, j.ReportJobRunning, j.ReportJobExited)
 ALLOWED: dict[type[j.Command], frozenset[str]] = {
     j.AdmitJob: frozenset({"submitted"}),
     j.RejectJob: frozenset({"submitted"}),
@@ -57,6 +62,9 @@ def decide(state: JobState, command: j.Command, *, now: datetime) -> list[j.Even
         raise errors.JobNotFound(job_id, name)
     if job_id != state.job_id:
         raise errors.WrongJob(f"{name} for {job_id!r} sent to {state.job_id!r}", field="job_id")
+    if isinstance(command, REPORTS) and command.attempt is not None and (
+            command.attempt != state.attempt or state.status in TERMINAL):
+        return []  # a report of an earlier run (requeued since) or of a run that outlived its job: stale
     if state.status not in allowed:
         raise errors.JobIllegalTransition(job_id, state.status, name, allowed)
     assert state.spec is not None  # every status but "none" has one
@@ -101,8 +109,9 @@ _RECORDS: dict[type[j.Command], type[j.Event]] = {
 @_decide.register(j.ReportJobRunning)
 @_decide.register(j.CancelJob)
 def _(cmd: j.Command, state: JobState, spec: j.JobSpec) -> list[j.Event]:
-    """Commands whose event records them field for field."""
-    return [_RECORDS[type(cmd)](**{f: getattr(cmd, f) for f in type(cmd).model_fields})]
+    """Commands whose event records them field for field (the event's fields: not a report's attempt)."""
+    event = _RECORDS[type(cmd)]
+    return [event(**{f: getattr(cmd, f) for f in event.model_fields})]
 
 
 @_decide.register

@@ -9,7 +9,9 @@ Guarantees:
   even after JetStream's dedupe window (RELIABILITY T9), and records from the
   envelope's time since when the job runs (for `job_decide.timed_out`).
 
-`attempt` is the 1-based run number (every `JobRequeued` starts a new one);
+`attempt` is the 1-based run number (every `JobRequeued` starts a new one;
+a requeue only ever follows a placement, so once placed it equals the number
+of the job's placements, the attempt its LaunchJob and executor reports carry);
 `retries` counts only requeues after a failed exit: it is what `max_retries`
 bounds, so a node loss or other requeue does not use up a job's retries.
 """

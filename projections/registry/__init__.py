@@ -1,4 +1,4 @@
-"""Registry read models: clusters, nodes and jobs, in memory, for the gateway's list and get.
+"""Registry read models: clusters, nodes, jobs and workflows, in memory, for the gateway's list and get.
 
 Each model folds `EVT` in stream order (pure converters + an indexed store),
 tracks the last applied sequence (a redelivered or replayed event is a no-op)
@@ -20,21 +20,23 @@ from projections.registry.clusters import ClustersModel, ClusterView
 from projections.registry.jobs import JobsModel, JobView, Slot
 from projections.registry.nodes import NodesModel, NodeView
 from projections.registry.paging import InvalidQuery, Page
+from projections.registry.workflows import TaskView, WorkflowsModel, WorkflowView
 from projections.tracking import Batch
 from schemas import Envelope
 
 
 class Registry:
-    """The three models fed as one projection (one position, one pass over the log)."""
+    """The four models fed as one projection (one position, one pass over the log)."""
 
     name = "registry"
-    aggregates = frozenset({"cluster", "node", "job"})  # what the runner decodes for it
+    aggregates = frozenset({"cluster", "node", "job", "workflow"})  # what the runner decodes for it
 
     def __init__(self) -> None:
         self.clusters = ClustersModel()
         self.nodes = NodesModel()
         self.jobs = JobsModel()
-        self.models = (self.clusters, self.nodes, self.jobs)
+        self.workflows = WorkflowsModel()
+        self.models = (self.clusters, self.nodes, self.jobs, self.workflows)
 
     def reset(self) -> None:
         """Empty models at position 0 (a rebuild from zero follows)."""
@@ -61,5 +63,5 @@ class Registry:
 
 __all__ = [
     "ClusterView", "ClustersModel", "InvalidQuery", "JobView", "JobsModel", "NodeView", "NodesModel", "Page",
-    "Registry", "Slot",
+    "Registry", "Slot", "TaskView", "WorkflowView", "WorkflowsModel",
 ]

@@ -17,20 +17,20 @@ TESSERA = str(Path(sys.executable).with_name("tessera"))
 
 def run(args, home: Path, timeout=60, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    environ.update({"TESSERA_HOME": str(home), **env})
+    environ.update({"TESSERA_HOME": str(home), "TESSERA_GATEWAY_PORT": "0", **env})  # tests run side by side
     return subprocess.run([TESSERA, *args], capture_output=True, text=True, timeout=timeout, env=environ)
 
 
 def start(args, home: Path, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    environ.update({"TESSERA_HOME": str(home), **env})
+    environ.update({"TESSERA_HOME": str(home), "TESSERA_GATEWAY_PORT": "0", **env})  # tests run side by side
     return subprocess.Popen([TESSERA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
 
 
 def wait_for(path: Path, timeout=20.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists():
+        if path.exists() and path.read_text().strip():  # up.lock is written once the gateway listens
             return json.loads(path.read_text())
         time.sleep(0.05)
     raise AssertionError(f"{path} never appeared")
@@ -66,23 +66,23 @@ def test_up_starts_the_embedded_bus_provisions_streams_and_stops_it_cleanly(tmp_
     assert any((tmp_path / "nats" / "store").iterdir())  # the store persists for the next start
 
 
-def test_a_second_process_on_the_same_home_reuses_the_running_server(tmp_path):
-    first = start(["up", "--for", "8"], tmp_path)
+def test_a_second_up_on_the_same_home_is_refused_and_status_reads_the_running_one(tmp_path):
+    first = start(["up", "--for", "10"], tmp_path)
     try:
         info = wait_for(tmp_path / "nats" / "server.json")
+        lock = wait_for(tmp_path / "up.lock")
         second = run(["up", "--for", "0.5"], tmp_path)
-        assert second.returncode == 0, second.stderr
-        assert info["url"] in second.stdout and "reused" in second.stdout
-        assert alive(info["pid"])  # the reusing process left it running
+        assert_one_line_error(second, "already running", lock["url"])
+        assert alive(info["pid"])  # the refused process left everything running
 
         status = run(["status", "--output", "json"], tmp_path)
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         assert report["url"] == info["url"]
-        assert [s["name"] for s in report["streams"]] == ["CMD", "EVT", "USAGE", "LOG", "DLQ"]
+        assert [s["name"] for s in report["streams"]] == ["CMD", "EVT", "USAGE", "LOG", "DLQ", "EXEC"]
     finally:
-        first.wait(timeout=30)
-    assert first.returncode == 0
+        first.wait(timeout=60)
+    assert first.returncode == 0, first.stderr.read()
     assert not alive(info["pid"])  # the starter stopped it
 
 

@@ -49,6 +49,8 @@ def aggregate_of(event: Event) -> tuple[str, str]:
         return "platform", "identity"
     if isinstance(event, (i.TokenIssued, i.TokenRevoked)):
         return "token", event.token_id
+    if hasattr(event, "key_id"):  # the API key events
+        return "apikey", event.key_id
     return "user", event.user_id
 
 

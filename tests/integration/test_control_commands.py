@@ -111,9 +111,9 @@ async def test_a_command_for_a_node_not_yet_mirrored_is_not_found(nc, handler):
 
 
 def test_every_command_of_the_domains_has_exactly_one_decider():
-    from schemas import identity, metering, policy
+    from schemas import identity, inference, metering, policy
 
     handled = [c for d in all_deciders() for c in d.commands]
-    commands = {obj for module in (f, j, w, policy, metering, identity) for obj in vars(module).values()
+    commands = {obj for module in (f, j, w, policy, metering, identity, inference) for obj in vars(module).values()
                 if isinstance(obj, type) and issubclass(obj, Command) and obj is not Command}
     assert len(handled) == len(set(handled)) and set(handled) == commands

@@ -105,5 +105,5 @@ def test_a_default_server_does_not_claim_sync_always(nats_server):
 
 def test_production_streams_are_r3():
     streams = expected_streams(Settings(replicas=3))
-    assert {s.name for s in streams} == {"CMD", "EVT", "USAGE", "LOG", "DLQ"}
+    assert {s.name for s in streams} == {"CMD", "EVT", "USAGE", "LOG", "DLQ", "EXEC"}
     assert all(s.num_replicas == 3 for s in streams)

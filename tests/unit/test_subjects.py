@@ -11,6 +11,8 @@ from bus.subjects import (
     STREAM_SUBJECTS,
     aggregate_subjects,
     dead_letter_subject,
+    exec_subject,
+    exec_subjects,
     log_subject,
     subject_for,
     usage_subject,
@@ -69,10 +71,15 @@ def test_other_streams_subjects():
     assert usage_subject("acme", "gpu_seconds") == "usage.acme.gpu_seconds"
     assert log_subject("acme", "job-1", "task_0") == "log.acme.job-1.task_0"
     assert dead_letter_subject("EVT", "registry-jobs") == "dlq.EVT.registry-jobs"
+    assert exec_subject("c1", "acme", "job-1") == "exec.c1.acme.job-1"
+    assert exec_subjects("c1") == "exec.c1.>"
+    with pytest.raises(ValueError, match="cluster"):
+        exec_subject("c.1", "acme", "job-1")
 
 
 def test_stream_subject_spaces():
-    assert STREAM_SUBJECTS == {"CMD": "cmd.>", "EVT": "evt.>", "USAGE": "usage.>", "LOG": "log.>"}
+    assert STREAM_SUBJECTS == {"CMD": "cmd.>", "EVT": "evt.>", "USAGE": "usage.>", "LOG": "log.>",
+                               "EXEC": "exec.>"}
     assert DLQ_SUBJECTS == "dlq.>"
 
 

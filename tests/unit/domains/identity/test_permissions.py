@@ -14,11 +14,12 @@ from domains.identity.permissions import (
     may_manage_token,
 )
 
-WRITES = {"tenants:write", "users:write", "tokens:write", "clusters:write", "jobs:write", "workflows:write"}
+WRITES = {"tenants:write", "users:write", "tokens:write", "clusters:write", "jobs:write", "workflows:write",
+          "keys:write"}
 EXPECTED = {
     "platform-admin": ACTIONS,
     "tenant-admin": ACTIONS - {"tenants:write", "clusters:write"},
-    "member": READS | {"jobs:write", "workflows:write", "tokens:write"},
+    "member": READS | {"jobs:write", "workflows:write", "tokens:write", "keys:write"},
     "viewer": READS,
 }
 
@@ -26,7 +27,7 @@ EXPECTED = {
 def test_the_contract_lists_exactly_these_actions():
     assert ACTIONS == READS | WRITES
     assert READS == {"tenants:read", "users:read", "tokens:read", "clusters:read", "nodes:read", "jobs:read",
-                     "workflows:read", "usage:read", "audit:read", "allocation:read"}
+                     "workflows:read", "usage:read", "audit:read", "allocation:read", "keys:read"}
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))

@@ -1,0 +1,1 @@
+"""One router per resource; each module's `router(services)` builds it with its dependencies."""

@@ -1,0 +1,60 @@
+"""/v1/usage: GPU-seconds per tenant, job, GPU model or day, from ClickHouse (usage.py).
+
+Scoped like every read: a caller sees their own tenant's usage; a platform
+admin every tenant's (or `?tenant=`). Without a ClickHouse client the route
+answers 503 `usage_unavailable`, as it does when the engine fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from gateway.http.auth import Caller, reader
+from gateway.http.docs import errors
+from gateway.http.errors import ApiError, Invalid
+from gateway.http.models import UsageOut
+from gateway.http.services import Services
+from gateway.http.usage import UsageUnavailable, usage
+
+log = logging.getLogger("tessera.gateway")
+HOUR = Decimal(3600)
+
+
+def router(s: Services) -> APIRouter:
+    r = APIRouter(prefix="/v1/usage", tags=["usage"])
+
+    @r.get("", response_model=UsageOut, summary="GPU usage per tenant, job, GPU model or day",
+           description="Closed usage intervals only; `from`/`to` are cut at whole UTC hours.",
+           responses=errors(422, 503))
+    async def get_usage(caller: Caller = Depends(reader("usage:read")),
+                        group_by: Literal["tenant", "job", "gpu_model", "day"] = "tenant",
+                        job: str | None = None, gpu_model: str | None = None,
+                        start: datetime | None = Query(None, alias="from", description="ISO 8601, inclusive"),
+                        end: datetime | None = Query(None, alias="to", description="ISO 8601, exclusive")) -> dict:
+        for name, value in (("from", start), ("to", end)):
+            if value is not None and value.tzinfo is None:
+                raise Invalid([(name, "needs a timezone (e.g. 2026-03-01T00:00:00Z)")])
+        if start is not None and end is not None and end <= start:
+            raise Invalid([("to", "must be after 'from'")])
+        if s.clickhouse is None:
+            raise ApiError("usage is not available: this gateway has no ClickHouse", code="usage_unavailable",
+                           status=503)
+        try:
+            rows = await asyncio.to_thread(usage, s.clickhouse, s.clickhouse_db, group_by, tenant=caller.scope,
+                                           job=job, gpu_model=gpu_model, start=start, end=end)
+        except UsageUnavailable as exc:
+            log.warning("usage query failed: %s", exc)
+            raise ApiError("usage is not available right now; try again", code="usage_unavailable",
+                           status=503) from None
+        items = [{"key": row.key, "gpu_seconds": str(row.gpu_seconds),
+                  "gpu_hours": str((row.gpu_seconds / HOUR).quantize(Decimal("0.000001"))), "jobs": row.jobs}
+                 for row in rows]
+        return {"group_by": group_by, "tenant": caller.scope, "items": items}
+
+    return r
