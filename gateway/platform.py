@@ -10,8 +10,9 @@ One process, in this order (and stopped in the reverse order):
    own read models; the first start bootstraps the platform admin and writes its
    token (shown once) with the gateway URL to `$TESSERA_HOME/cli.json` (mode 0600),
    so the CLI on this machine is logged in;
-5. compute: the local backend (this host as cluster `local`) and, when a fleet spec
-   is given, the simulator (`adapters.simulator`);
+5. compute: the local backend (this host as cluster `local`; table `[local]` and
+   `TESSERA_LOCAL_<NAME>`: cluster, node, region, pool, heartbeat_interval,
+   stop_grace, timeout_grace) and, when a fleet spec is given, the simulator;
 6. with `demo`, the demo workflow (gateway/demo.py) submitted through the HTTP API.
 
 `run_platform` stays up until SIGINT/SIGTERM or `duration` seconds. One `tessera up`
@@ -29,14 +30,16 @@ import json
 import logging
 import os
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nats.js.errors import NotFoundError
 
+from bus.config import load_table
 from bus.connection import Bus, open_bus, redact
 from bus.errors import BusError
 from bus.control import ControlPlane
+from bus.control.settings import ControlSettings
 from bus.settings import Settings
 from bus.streams import expected_streams
 
@@ -157,7 +160,7 @@ class Platform:
 
         self._lock = lock_home(Path(self.settings.home))
         self.bus = bus = await open_bus(self.settings, name="tessera-up")
-        self.plane = ControlPlane(bus)
+        self.plane = ControlPlane(bus, ControlSettings.load())
         await self.plane.start()
         self.clickhouse = await asyncio.to_thread(clickhouse_client, self.settings)
         self._tasks.append(asyncio.create_task(self._clickhouse_projection(), name="clickhouse-projection"))
@@ -175,7 +178,8 @@ class Platform:
         if self.options.local:
             from adapters.local import LocalBackend, LocalSettings
 
-            local = LocalBackend(self.bus.nc, LocalSettings(home=self.settings.home))
+            configured = load_table(LocalSettings, "local", "TESSERA_LOCAL_", skip=("home", "gpus"))
+            local = LocalBackend(self.bus.nc, replace(configured, home=Path(self.settings.home)))
             await local.start()
             self.backends.append(local)
             clusters.append(local.cluster)

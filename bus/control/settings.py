@@ -1,5 +1,8 @@
 """The control plane's settings: passed in by the composition root, never read at import time.
 
+`ControlSettings.load()` reads table `[control]` of the configuration file and
+`TESSERA_CONTROL_<NAME>` variables (bus/config.py; errors name the key).
+
 | setting             | default   | what                                                        |
 |---------------------|-----------|-------------------------------------------------------------|
 | durable             | control   | the durable command consumer on CMD                         |
@@ -19,9 +22,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from bus.config import load_table
+from bus.errors import ConfigError
 
 
 def utc_now() -> datetime:
@@ -43,3 +49,13 @@ class ControlSettings:
     health_interval: float = 5.0  # heartbeat checker sweeps
     backoff: tuple[float, ...] = (0.2, 1.0, 5.0, 15.0)
     clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> ControlSettings:
+        settings = load_table(cls, "control", "TESSERA_CONTROL_", environ, skip=("clock",))
+        if settings.policy not in ("binpack", "spread"):
+            raise ConfigError(f"control.policy: must be binpack or spread, got {settings.policy!r}")
+        for name in ("sweep_interval", "meter_tick", "track_interval", "heartbeat_timeout", "health_interval"):
+            if getattr(settings, name) <= 0:
+                raise ConfigError(f"control.{name}: must be > 0, got {getattr(settings, name)!r}")
+        return settings
