@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +31,8 @@ def config_path(env: Mapping[str, str]) -> Path:
 
 
 def load_table(cls: type[T], table: str, prefix: str, environ: Mapping[str, str] | None = None,
-               *, skip: Iterable[str] = ()) -> T:
+               *, skip: Iterable[str] = (), check: Callable[[T, Mapping[str, str]], None] | None = None) -> T:
+    """`check(settings, origins)` validates across fields; `origins[name]` says where a value came from."""
     env = os.environ if environ is None else environ
     path = config_path(env)
     values: dict[str, Any] = {}
@@ -50,7 +51,10 @@ def load_table(cls: type[T], table: str, prefix: str, environ: Mapping[str, str]
         var = prefix + f.name.upper()
         if f.name not in skipped and env.get(var):
             values[f.name], origins[f.name] = env[var], var
-    return from_mapping(cls, values, origins, skip=skipped)
+    settings = from_mapping(cls, values, origins, skip=skipped)
+    if check is not None:
+        check(settings, {f.name: origins.get(f.name, f"{table}.{f.name}") for f in fields(cls)})
+    return settings
 
 
 def from_mapping(cls: type[T], values: Mapping[str, Any], origins: Mapping[str, str] | None = None,

@@ -52,10 +52,11 @@ class ControlSettings:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> ControlSettings:
-        settings = load_table(cls, "control", "TESSERA_CONTROL_", environ, skip=("clock",))
-        if settings.policy not in ("binpack", "spread"):
-            raise ConfigError(f"control.policy: must be binpack or spread, got {settings.policy!r}")
+        return load_table(cls, "control", "TESSERA_CONTROL_", environ, skip=("clock",), check=cls._check)
+
+    def _check(self, origins: Mapping[str, str]) -> None:
+        if self.policy not in ("binpack", "spread"):
+            raise ConfigError(f"{origins['policy']}: must be binpack or spread, got {self.policy!r}")
         for name in ("sweep_interval", "meter_tick", "track_interval", "heartbeat_timeout", "health_interval"):
-            if getattr(settings, name) <= 0:
-                raise ConfigError(f"control.{name}: must be > 0, got {getattr(settings, name)!r}")
-        return settings
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{origins[name]}: must be > 0, got {getattr(self, name)!r}")

@@ -28,17 +28,14 @@ unknown key or a bad value is a `ConfigError` naming where it came from
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from bus.config import from_mapping, load_table
 from bus.errors import ConfigError
 
 ENV_PREFIX = "TESSERA_GATEWAY_"
-_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
 
 @dataclass(frozen=True)
@@ -62,37 +59,12 @@ class GatewaySettings:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
-        env = os.environ if environ is None else environ
-        home = Path(env.get("TESSERA_HOME", ".tessera"))
-        path = Path(env["TESSERA_CONFIG"]) if env.get("TESSERA_CONFIG") else home / "tessera.toml"
-        values: dict[str, Any] = {}
-        origins: dict[str, str] = {}
-        if path.is_file():
-            try:
-                table = tomllib.loads(path.read_text()).get("gateway", {})
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-            if not isinstance(table, dict):
-                raise ConfigError(f"{path} gateway: must be a table")
-            values.update(table)
-            origins.update({name: f"{path} gateway.{name}" for name in table})
-        for f in fields(cls):
-            var = ENV_PREFIX + f.name.upper()
-            if env.get(var):
-                values[f.name], origins[f.name] = env[var], var
-        return cls.from_mapping(values, origins)
+        return load_table(cls, "gateway", ENV_PREFIX, environ, check=cls._check)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> GatewaySettings:
-        origins = origins or {}
-        known = {f.name: f for f in fields(cls)}
-        settings = cls()
-        for name, raw in values.items():
-            where = origins.get(name, name)
-            if name not in known:
-                raise ConfigError(f"{where}: unknown setting (known: {', '.join(sorted(known))})")
-            settings = replace(settings, **{name: _coerce(where, raw, type(getattr(settings, name)))})
-        settings._check(origins)
+        settings = from_mapping(cls, values, origins)
+        settings._check(origins or {})
         return settings
 
     def _check(self, origins: Mapping[str, str]) -> None:
@@ -107,21 +79,3 @@ class GatewaySettings:
         if self.default_page_size > self.max_page_size:
             raise ConfigError(f"{origins.get('default_page_size', 'default_page_size')}: must be <= max_page_size "
                               f"({self.max_page_size}), got {self.default_page_size}")
-
-
-def _coerce(where: str, raw: Any, kind: type) -> Any:
-    try:
-        if kind is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).lower()
-            if text in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                return text in ("1", "true", "yes", "on")
-            raise ValueError(raw)
-        if kind is int and (isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer())):
-            raise ValueError(raw)
-        if kind is str and not isinstance(raw, str):
-            raise ValueError(raw)
-        return kind(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: must be {_KINDS.get(kind, kind.__name__)}, got {raw!r}") from None

@@ -23,7 +23,7 @@ def test_the_file_sets_and_the_environment_overrides(tmp_path):
     ("[control]\nheartbeat_timout = 3\n", {}, "control.heartbeat_timout: unknown setting"),
     ("", {"TESSERA_CONTROL_SWEEP_INTERVAL": "soon"}, "TESSERA_CONTROL_SWEEP_INTERVAL: must be a number, got 'soon'"),
     ("[control]\npolicy = \"random\"\n", {}, "control.policy: must be binpack or spread"),
-    ("", {"TESSERA_CONTROL_HEALTH_INTERVAL": "0"}, "control.health_interval: must be > 0"),
+    ("", {"TESSERA_CONTROL_HEALTH_INTERVAL": "0"}, "TESSERA_CONTROL_HEALTH_INTERVAL: must be > 0"),
 ])
 def test_bad_settings_name_their_key(tmp_path, toml, env, fragment):
     (tmp_path / "tessera.toml").write_text(toml)
