@@ -1,0 +1,12 @@
+"""The OpenAI-compatible inference proxy: API keys, limits and budgets, routing to replicas, usage records.
+
+    routes.py     the /v1 routes (a router for the gateway's app or the proxy's own)
+    handler.py    one request end to end (Proxy)
+    bodies.py     reading OpenAI bodies         errors.py   OpenAI-shaped errors
+    replicas.py   discovery -> least-loaded healthy replica
+    upstream.py   HTTP transport to the engines streaming.py  SSE relay, disconnect -> cancel
+    limits.py     rpm/tpm/budget across proxies (KV compare-and-set: reserve, settle)
+    pricing.py    rate cards -> price per 1k tokens
+    meter.py      what a request used           usage.py    usage records on USAGE
+    app.py        ProxyRuntime: composition of the above, uvicorn
+"""
