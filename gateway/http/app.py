@@ -37,6 +37,7 @@ Authenticate with `Authorization: Bearer tsk_...`. Commands answer `202 {id, sta
 gateway's read models show their effect (or `status: "pending"` after a timeout); `Idempotency-Key`
 makes a retry return the first answer. Errors are `{"error": {"code", "message", "field"}}`.
 Lists are paged: `?page_size=` (max 500) and `?cursor=`; answers carry `next_cursor`.
+A query parameter a route does not document, or a single-valued one given twice, answers 422.
 """
 TAGS = ["meta", "tenants", "users", "tokens", "clusters", "nodes", "jobs", "workflows", "allocation", "usage",
         "audit"]

@@ -30,6 +30,7 @@ from fastapi.security import HTTPBearer
 from domains.identity.permissions import allowed
 from domains.identity.principal import Principal
 from gateway.http.errors import Forbidden, Invalid, Unauthenticated
+from gateway.http.strict import check_query
 
 TENANT_PATTERN = r"^[A-Za-z0-9_-]{0,128}$"  # empty: none named
 TENANT = re.compile(TENANT_PATTERN)
@@ -81,6 +82,7 @@ def principal_of(request: Request, action: str) -> Principal:
         raise Unauthenticated()
     if not allowed(principal.role, action):
         raise Forbidden(f"role {principal.role!r} may not {action.replace(':', ' ')}")
+    check_query(request)  # after 401/403: a stranger learns nothing about the route
     return principal
 
 
@@ -130,4 +132,5 @@ def anyone(request: Request, _=Security(bearer_scheme)) -> Principal:
     principal = getattr(request.state, "principal", None)
     if principal is None:
         raise Unauthenticated()
+    check_query(request)
     return principal

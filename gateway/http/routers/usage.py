@@ -2,14 +2,15 @@
 
 Scoped like every read: a caller sees their own tenant's usage; a platform
 admin every tenant's (or `?tenant=`). Without a ClickHouse client the route
-answers 503 `usage_unavailable`, as it does when the engine fails.
+answers 503 `usage_unavailable`, as it does when the engine fails. A period
+outside ClickHouse's DateTime range (1970..2106) is the caller's error: 422.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -24,6 +25,8 @@ from gateway.http.usage import UsageUnavailable, usage
 
 log = logging.getLogger("tessera.gateway")
 HOUR = Decimal(3600)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # ClickHouse DateTime's range: outside it the engine fails (503)
+LATEST = datetime(2106, 1, 1, tzinfo=UTC)
 
 
 def router(s: Services) -> APIRouter:
@@ -40,6 +43,8 @@ def router(s: Services) -> APIRouter:
         for name, value in (("from", start), ("to", end)):
             if value is not None and value.tzinfo is None:
                 raise Invalid([(name, "needs a timezone (e.g. 2026-03-01T00:00:00Z)")])
+            if value is not None and not EARLIEST <= value < LATEST:
+                raise Invalid([(name, "must be between 1970-01-01T00:00:00Z and 2106-01-01T00:00:00Z")])
         if start is not None and end is not None and end <= start:
             raise Invalid([("to", "must be after 'from'")])
         if s.clickhouse is None:

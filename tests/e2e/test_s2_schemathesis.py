@@ -1,0 +1,176 @@
+"""RELIABILITY S2: schemathesis over the running stack's `/openapi.json`, authenticated, every operation.
+
+Each operation gets valid and invalid (negative) inputs, called over real
+HTTP against the stack (nats-server + control plane + gateway), twice: as a
+throwaway platform admin (everything is allowed: the deepest paths run) and
+as a member (the role checks answer). Checks: no 5xx, every status and
+Content-Type documented, bodies match their documented schemas (headers too),
+invalid input is refused with a 4xx, an operation that needs auth refuses a
+call without it, a missing required header is refused, an undocumented method
+answers 405 with a correct `Allow`, and ours: every 4xx/5xx is `{"error": {"code", "message",
+"field"}}` JSON.
+
+`POST /v1/clusters?dry_run=true` answers an invalid spec with 200 and its
+problems (documented), so the negative-data check is not applied to it.
+
+Guard: the fuzzers' own credentials are never the target. A case whose path
+names a fuzzing user (role, disable) or a fuzzing token (revoke) is skipped;
+random ids reach them with negligible probability, but a skip makes it none.
+Bounded: `MAX_EXAMPLES` per operation and mode, no shrinking beyond the
+default on failure.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from adapters.clickhouse import client as clickhouse_client
+from bus.server import ServerProcess
+from domains.identity.tokens import parse
+from projections.clickhouse import ClickHouseSink
+from tests.e2e.conftest import Stack
+
+MAX_EXAMPLES = 10
+FUZZERS = {"admin": ("_platform", "fuzz-admin", "platform-admin"), "member": ("fuzzco", "fuzz-member", "member")}
+
+
+@schemathesis.check
+def error_shape(ctx, response, case) -> bool | None:
+    """Every 4xx/5xx is JSON `{"error": {"code": str, "message": str, "field": str|null}}`."""
+    if response.status_code < 400:
+        return None
+    assert response.headers.get("content-type", [""])[0].startswith("application/json"), \
+        f"{response.status_code} answered with Content-Type {response.headers.get('content-type')}"
+    body = json.loads(response.content)
+    error = body.get("error") if isinstance(body, dict) else None
+    assert isinstance(error, dict), f"{response.status_code} body has no 'error' object: {body!r}"
+    assert isinstance(error.get("code"), str) and error["code"], f"no error code: {body!r}"
+    assert isinstance(error.get("message"), str) and error["message"], f"no error message: {body!r}"
+    assert "field" in error and (error["field"] is None or isinstance(error["field"], str)), \
+        f"no error field: {body!r}"
+    return None
+
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance, negative_data_rejection, ignored_auth, missing_required_header,
+          unsupported_method, allow_header_conformance, error_shape]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The e2e stack with a ClickHouse (chdb, empty usage tables) so /v1/usage is fuzzed for real, not a 503."""
+    server = ServerProcess(store_dir=tmp_path_factory.mktemp("s2-nats") / "store", name="s2").start()
+    ch = clickhouse_client(tmp_path_factory.mktemp("s2-ch") / "clickhouse")
+    ClickHouseSink(ch, database="tessera").setup()
+    running = Stack(server.url, clickhouse=ch).start()
+    yield running
+    running.stop()
+    ch.close()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzzers(api) -> dict[str, dict]:
+    """A throwaway platform admin and a member, each with its own token: {who: {token, user, token_id}}."""
+    out = {}
+    for who, (tenant, user, role) in FUZZERS.items():
+        if tenant != "_platform":
+            api.tenant(tenant)
+        headers = {"X-Tessera-Tenant": tenant}
+        r = api.admin.post("/v1/users", json={"user_id": user, "name": user, "role": role}, headers=headers)
+        assert r.status_code == 202, r.text
+        r = api.admin.post("/v1/tokens", json={"name": "fuzz", "user_id": user}, headers=headers)
+        assert r.status_code == 201, r.text
+        token = r.json()["token"]
+        out[who] = {"token": token, "user": user, "token_id": parse(token)[0]}
+    return out
+
+
+@pytest.fixture(scope="module")
+def api_schema(stack, fleet, fuzzers):
+    return schemathesis.openapi.from_url(f"{stack.url}/openapi.json")
+
+
+def protected(case, fuzzers) -> bool:
+    """The case would revoke a fuzzer's token or change a fuzzer's user (its own credentials)."""
+    params = case.path_parameters or {}
+    users = {f["user"] for f in fuzzers.values()}
+    tokens = {f["token_id"] for f in fuzzers.values()}
+    return params.get("user_id") in users or params.get("token_id") in tokens
+
+
+def validates_only(case) -> bool:
+    """A cluster dry run: it answers invalid specs with 200 and their problems, by contract."""
+    return case.operation.path == "/v1/clusters" and str((case.query or {}).get("dry_run")).lower() in ("true", "1")
+
+
+FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate, Phase.shrink], database=None, derandomize=True)
+
+
+def fuzz(api_schema, fuzzers, who: str) -> list[str]:
+    """Every operation x (positive, negative) inputs; the failures found, one line per operation and mode."""
+    headers = {"Authorization": f"Bearer {fuzzers[who]['token']}"}
+    failures, operations = [], 0
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @FUZZ
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def check(case) -> None:
+                if protected(case, fuzzers):
+                    return
+                checks = CHECKS
+                if validates_only(case):  # 200 {"valid": false, "problems"} is the documented answer
+                    checks = [c for c in CHECKS if c is not negative_data_rejection]
+                case.call_and_validate(headers=headers, checks=checks, timeout=15)
+
+            try:
+                check()
+            except Unsatisfiable:  # nothing to negate (e.g. /healthz takes no input)
+                assert mode is GenerationMode.NEGATIVE, operation.label
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - report every operation's failures
+                failures.append(f"{operation.label} [{mode.value}]: {type(exc).__name__}: {exc}"[:3000])
+    assert operations >= 25, "the OpenAPI document lost its operations"
+    return failures
+
+
+@pytest.mark.slow  # ~25 s per caller on a shared 2-core machine
+@pytest.mark.parametrize("who", sorted(FUZZERS))
+def test_the_api_survives_schemathesis(api_schema, fuzzers, who):
+    failures = fuzz(api_schema, fuzzers, who)
+    assert not failures, f"{len(failures)} operation(s) failed:\n" + "\n\n".join(failures)
+
+
+def test_what_the_fuzzing_found_stays_fixed(api, fuzzers):
+    """Regressions from S2 runs: ignored or repeated query parameters, and a period ClickHouse cannot hold."""
+    member = api.stack.client(fuzzers["member"]["token"])
+    typo = member.get("/v1/jobs", params={"statu": "running"})
+    assert typo.status_code == 422 and typo.json()["error"]["field"] == "statu"
+    twice = member.get("/v1/workflows?status=running&status=failed")
+    assert twice.status_code == 422 and twice.json()["error"]["field"] == "status"
+    assert member.get("/v1/tenants/fuzzco", params={"page_size": 5}).status_code == 422  # not a list
+    ancient = member.get("/v1/usage", params={"from": "0530-10-24T01:34:19-20:29"})
+    assert ancient.status_code == 422 and ancient.json()["error"]["field"] == "from"
+    assert member.get("/v1/usage", params={"from": "2026-01-01T00:00:00Z"}).status_code == 200
+    anonymous = api.stack.client().get("/v1/jobs", params={"statu": "x"})
+    assert anonymous.status_code == 401  # who you are comes first; the route's details after
