@@ -127,6 +127,18 @@ def note_lock(fd: int, url: str) -> None:
     os.pwrite(fd, json.dumps({"pid": os.getpid(), "url": url}).encode(), 0)
 
 
+def platform_env(bus: Bus) -> dict[str, str]:
+    """What platform components run as local jobs (inference agents) need to join this bus."""
+    s = bus.settings
+    env = {"TESSERA_NATS_URL": bus.url}
+    for name, value in (("CREDS", s.nats_creds), ("USER", s.nats_user), ("PASSWORD", s.nats_password),
+                        ("TOKEN", s.nats_token), ("TLS_CA", s.tls_ca), ("TLS_CERT", s.tls_cert),
+                        ("TLS_KEY", s.tls_key)):
+        if value:
+            env[f"TESSERA_NATS_{name}"] = str(value)
+    return env
+
+
 def save_login(home: Path, url: str, token: str | None) -> Path:
     """cli.json: the gateway URL, and the admin token when this start created one (else the stored one stays)."""
     from gateway.client import CliConfig, load_config, save_config
@@ -178,8 +190,9 @@ class Platform:
         if self.options.local:
             from adapters.local import LocalBackend, LocalSettings
 
-            configured = load_table(LocalSettings, "local", "TESSERA_LOCAL_", skip=("home", "gpus"))
-            local = LocalBackend(self.bus.nc, replace(configured, home=Path(self.settings.home)))
+            configured = load_table(LocalSettings, "local", "TESSERA_LOCAL_", skip=("home", "gpus", "platform_env"))
+            local = LocalBackend(self.bus.nc, replace(configured, home=Path(self.settings.home),
+                                                      platform_env=platform_env(self.bus)))
             await local.start()
             self.backends.append(local)
             clusters.append(local.cluster)

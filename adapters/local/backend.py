@@ -73,7 +73,8 @@ class LocalBackend:
         self.runs[key] = run  # from here a StopJob finds it, whatever step the launch is at
         try:
             gpus = sorted({i for p in mine for i in p.gpu_indices})
-            workdir = await asyncio.to_thread(prepare, self.settings.home, tenant, order, gpus)
+            workdir = await asyncio.to_thread(prepare, self.settings.home, tenant, order, gpus,
+                                             self.settings.platform_env)
             for note in workdir.notes:
                 run.shipper.put("stderr", f"[tessera] {note}")
             if lead:

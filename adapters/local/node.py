@@ -37,6 +37,7 @@ class LocalSettings:
     stop_grace: float = 5.0
     timeout_grace: float = 30.0
     gpus: tuple[str | None, int, int] | None = None  # (model, count, GB) instead of asking nvidia-smi (tests)
+    platform_env: dict[str, str] = field(default_factory=dict, repr=False)  # for platform components (workdir.py)
 
 
 async def register_host(nc, reporter: Reporter, s: LocalSettings) -> f.NodeSpec:

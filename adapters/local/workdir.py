@@ -18,12 +18,20 @@ TESSERA_JOB_ID, TESSERA_ATTEMPT, TESSERA_TASK, TESSERA_WORKFLOW_ID,
 TESSERA_INPUTS, TESSERA_OUTPUTS, TESSERA_OUTPUT_<NAME> and
 TESSERA_INPUT_<TASK>_<OUTPUT> (names upper-cased, '-' -> '_'), and
 CUDA_VISIBLE_DEVICES for the GPU indices placed on this node.
+
+Platform components (jobs labelled `tessera.dev/component`, e.g. the inference
+agents the control plane submits; the gateway refuses `tessera.dev/` labels in
+tenants' specs) also get `platform_env` (the bus address and credentials they
+join with), TESSERA_TENANT, and the running Tessera's bin directory first on
+PATH (their command is `tessera ...`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,13 +55,21 @@ def _var(*names: str) -> str:
     return "_".join(n.upper().replace("-", "_") for n in names)
 
 
-def prepare(home: Path, tenant: str, order: LaunchJob, gpu_indices: list[int]) -> Workdir:
+COMPONENT_LABEL = "tessera.dev/component"
+
+
+def prepare(home: Path, tenant: str, order: LaunchJob, gpu_indices: list[int],
+            platform_env: Mapping[str, str] | None = None) -> Workdir:
     path = run_dir(home, tenant, order.job_id, order.attempt)
     inputs, outputs = path / "inputs", path / "outputs"
     inputs.mkdir(parents=True, exist_ok=True)
     outputs.mkdir(parents=True, exist_ok=True)
     env = {k: os.environ[k] for k in INHERITED if k in os.environ}
     env.update(order.spec.env)
+    if COMPONENT_LABEL in order.spec.labels:
+        env.update(platform_env or {})
+        env["TESSERA_TENANT"] = tenant
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     env.update(TESSERA_JOB_ID=order.job_id, TESSERA_ATTEMPT=str(order.attempt), TESSERA_INPUTS=str(inputs),
                TESSERA_OUTPUTS=str(outputs), TESSERA_TASK=order.task or "main")
     if order.workflow_id:

@@ -92,3 +92,13 @@ def spec_schema(model: type[BaseModel], description: str) -> dict:
 
 def extra_components() -> dict[str, dict]:
     return dict(_SCHEMAS)
+
+
+RESERVED_LABEL_PREFIX = "tessera.dev/"
+
+
+def reserved_labels(labels: dict[str, str], path: str) -> list[tuple[str, str]]:
+    """Labels under `tessera.dev/` are the platform's (e.g. which jobs are inference agents, which get
+    platform credentials from the local backend): a tenant's spec may not set them."""
+    return [(f"{path}.{key}", f"label keys under {RESERVED_LABEL_PREFIX} are reserved for the platform")
+            for key in labels if key.startswith(RESERVED_LABEL_PREFIX)]

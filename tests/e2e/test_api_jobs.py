@@ -68,6 +68,13 @@ def test_every_problem_of_a_bad_spec_is_listed_with_its_path(member):
     assert error["code"] == "invalid" and error["field"] in paths
 
 
+def test_platform_labels_are_refused_in_a_tenants_spec(member):
+    r = member.post("/v1/jobs", json=job_spec("sneaky", labels={"tessera.dev/component": "inference-agent"}))
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "spec.labels.tessera.dev/component"
+    assert "reserved" in r.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("body, ctype, status, code", [
     (b"{not json", "application/json", 400, "bad_request"),
     (b"name: [unclosed", "application/yaml", 400, "bad_request"),
@@ -109,7 +116,8 @@ def test_events_show_type_actor_and_causation(member):
     events = member.get(f"/v1/jobs/{id}/events").json()["items"]
     types = [e["type"] for e in events]
     assert types[0] == "tessera.scheduling.job_submitted.v1" and types[-1] == "tessera.scheduling.job_cancelled.v1"
-    assert events[0]["actor"] == "user:acme/ann" and events[0]["causation"]
+    token_id = member.get("/v1/whoami").json()["token_id"]
+    assert events[0]["actor"] == f"user:acme/ann#{token_id}" and events[0]["causation"]  # who, with which token
     audit = member.get(f"/v1/audit/job/{id}").json()["items"]
     assert [e["id"] for e in audit] == [e["id"] for e in events]
 

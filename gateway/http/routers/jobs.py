@@ -17,7 +17,7 @@ from gateway.http import bodies, events, logs, sse, views
 from gateway.http.auth import Caller, reader, writer
 from gateway.http.commands import accepted, build, execute
 from gateway.http.docs import COMMAND, SPEC_UPLOAD, errors
-from gateway.http.errors import from_validation, missing
+from gateway.http.errors import Invalid, from_validation, missing
 from gateway.http.idempotency import key_header
 from gateway.http.models import (
     Accepted,
@@ -56,6 +56,8 @@ def router(s: Services) -> APIRouter:
             spec = j.JobSpec.model_validate(data)
         except ValidationError as exc:
             raise from_validation(exc, "spec") from None
+        if problems := bodies.reserved_labels(spec.labels, "spec.labels"):
+            raise Invalid(problems)
         tenant = caller.acting
         ids = s.idempotency.ids("submit_job", tenant, caller.user_id, idempotency_key, spec.model_dump_json())
         existing = s.registry.jobs.get(ids.object_id)

@@ -54,6 +54,10 @@ def router(s: Services) -> APIRouter:
         if problems:
             raise Invalid([(bodies.prefixed(p.path), p.message) for p in problems])
         spec = w.WorkflowSpec.model_validate(data)
+        reserved = [p for n, task in enumerate(spec.tasks)
+                    for p in bodies.reserved_labels(task.labels, f"spec.tasks[{n}].labels")]
+        if reserved:
+            raise Invalid(reserved)
         tenant = caller.acting
         ids = s.idempotency.ids("submit_workflow", tenant, caller.user_id, idempotency_key, spec.model_dump_json())
         existing = s.registry.workflows.get(ids.object_id)
