@@ -9,9 +9,9 @@ reload and decide again). The library is synchronous; its calls run in a
 worker thread so the event loop never blocks. Given `nc` (a connection on the
 caller's loop), the same `bus.eventstore.store.EventLog` runs on that loop
 instead: same writes (atomic batch, expectations, IntegrityError), no thread
-hop per call, and multi-event appends made concurrently share one atomic
-batch (`bus.groupcommit`: still all-or-nothing per decision, each with its own
-expectation).
+hop per call, and appends made concurrently share one atomic batch
+(`bus.groupcommit`: still all-or-nothing per decision, each with its own
+expectation; a decision alone is a plain publish).
 
 `cached(...)` answers from the events this store last loaded or appended for an
 aggregate (bounded, least recently used dropped), or None. A cached aggregate
@@ -79,7 +79,7 @@ class AggregateStore:
                 await asyncio.to_thread(self._store.put, envelopes)
             else:
                 stored = [self._mapper.to_stored_event(e) for e in envelopes]
-                await (self._log.insert(stored) if len(stored) == 1 else self._group.insert(stored))
+                await self._group.insert(stored)  # alone when nothing else is waiting: a plain publish
         except IntegrityError as exc:
             self._forget(originators)
             raise AggregateConflict(str(exc)) from None

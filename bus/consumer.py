@@ -22,10 +22,12 @@ Ack semantics (the contract every handler relies on):
 - `stop()` is graceful: the message being handled finishes and is acked;
   messages fetched but not started are naked (redelivered at once), never acked.
 - `concurrent=True` starts the messages of one fetch together, in stream order,
-  and fetches again only when all of them are done (a barrier). With a handler
+  and fetches the next batch while they run; once that one is started too, it
+  waits for the first to be done before fetching again (at most two batches in
+  hand; a batch starts only after the previous one started). With a handler
   that serialises per key in arrival order (`CommandHandler`'s per-aggregate
-  FIFO lock), order per aggregate still holds; `stop()` then lets the batch in
-  hand finish.
+  FIFO lock, taken before the first await), order per aggregate still holds;
+  `stop()` then lets the batches in hand finish.
 
 nats-py is used directly rather than FastStream: these consumers need the
 delivery count, per-attempt backoff, TERM after a stored dead letter and a
@@ -140,14 +142,17 @@ class Consumer:
         self._sub = await js.pull_subscribe_bind(
             durable=self.spec.durable, stream=self.spec.stream, pending_msgs_limit=self.spec.batch * 4
         )
+        handling: asyncio.Future | None = None  # concurrent: the batch before the one in hand
         try:
             while not self._stopping.is_set():
                 try:
                     msgs = await self._sub.fetch(self.spec.batch, timeout=self.fetch_timeout)
                 except (NatsTimeout, asyncio.TimeoutError):
                     continue
-                if self.concurrent:
-                    await self._all(msgs)
+                if self.concurrent:  # started now (in stream order, after the previous batch's), awaited next round
+                    previous, handling = handling, asyncio.ensure_future(self._all(msgs))
+                    if previous is not None:
+                        await previous
                     continue
                 for index, msg in enumerate(msgs):
                     if self._stopping.is_set():
@@ -156,6 +161,8 @@ class Consumer:
                         break
                     await self._one(msg)
         finally:
+            if handling is not None:  # started: finish it (handled and acked), as the batch in hand
+                await asyncio.shield(handling)
             if self.nc.is_connected:
                 await self.nc.flush()  # acks and naks are fire-and-forget: make sure they left
                 await self._sub.unsubscribe()  # else closing the connection waits on its inbox

@@ -41,6 +41,7 @@ from bus.errors import BusError, ConcurrencyConflict, PublishError, PublishOutco
 CONFLICT_CODES = (10071, 10164)
 DUPLICATE_IN_BATCH = 10201
 _LAST_SEQ = re.compile(r"wrong last sequence: (\d+)")
+_WILD = re.compile(r"(^|\.)[*>](\.|$)")  # a wildcard token
 
 
 class DuplicateBatch(PublishError):
@@ -127,6 +128,8 @@ class Publisher:
             if acks[index] is not None:
                 return
             try:
+                if not reply.data:  # a bare status: 503, no stream takes the subject (as `publish` reports it)
+                    raise PublishError(f"no stream accepts subject {msgs[index].subject}", code=503)
                 acks[index] = _ack(reply.data, {})
             except PublishError as exc:
                 acks[index] = exc
@@ -211,13 +214,19 @@ class Publisher:
     async def _batch(self, msgs: list[OutMsg], expects: list[Expectation]) -> Ack:
         batch_id = self._nuid.next().decode()
         pending = {e.subject_filter: e for e in expects}
+        # `<literal>.*` filters (an aggregate's subjects) by their literal part: a group commit carries
+        # hundreds of expectations, and matching every message against every filter was quadratic
+        parents = {flt[:-2]: flt for flt in pending if flt.endswith(".*") and not _WILD.search(flt[:-2])}
+        indexed = set(parents.values())
+        others = [flt for flt in pending if flt not in indexed]
         for index, m in enumerate(msgs, start=1):
             headers = {**m.headers, "Nats-Msg-Id": m.msg_id, "Nats-Batch-Id": batch_id,
                        "Nats-Batch-Sequence": str(index)}
-            for flt, e in list(pending.items()):
-                if _matches(flt, m.subject):
-                    headers.update(e.headers())
-                    del pending[flt]
+            flt = parents.pop(m.subject.rpartition(".")[0], None)
+            if flt is not None:
+                headers.update(pending.pop(flt).headers())
+            for flt in [f for f in others if f in pending and _matches(f, m.subject)]:
+                headers.update(pending.pop(flt).headers())
             if index < len(msgs):
                 await self.nc.publish(m.subject, m.data, headers=headers)
                 continue

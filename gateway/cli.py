@@ -43,6 +43,7 @@ def _logging() -> None:
 
 DEMO_FLEET = Path(__file__).resolve().parents[1] / "deploy" / "demo" / "fleet.yaml"
 DEMO_WORKFLOW = DEMO_FLEET.with_name("workflow.yaml")
+DEMO_RATECARD = DEMO_FLEET.with_name("ratecard.yaml")
 
 
 @app.command()
@@ -61,7 +62,8 @@ def up(
 
     settings = _settings()
     options = UpOptions(duration=duration, host=host, port=port, local=local,
-                        fleet=fleet or (DEMO_FLEET if demo else None), demo=DEMO_WORKFLOW if demo else None)
+                        fleet=fleet or (DEMO_FLEET if demo else None), demo=DEMO_WORKFLOW if demo else None,
+                        ratecard=DEMO_RATECARD if demo else None)
 
     def report(started) -> None:
         out.print(status_line(started.bus, started.streams))

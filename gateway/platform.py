@@ -3,9 +3,11 @@
 One process, in this order (and stopped in the reverse order):
 
 1. the bus: the embedded nats-server (or `TESSERA_NATS_URL`), streams provisioned;
-2. the control plane (`bus.control.ControlPlane`): commands, reactors, timers;
-3. the ClickHouse projection (chdb under `TESSERA_HOME`, or `TESSERA_CLICKHOUSE_URL`),
-   following EVT from its stored position;
+2. the control plane (`bus.control.ControlPlane`): commands, reactors, timers; and the
+   billing consumer (`bus.billing`: USAGE rated into invoices, exactly once);
+3. the ClickHouse projections (chdb under `TESSERA_HOME`, or `TESSERA_CLICKHOUSE_URL`):
+   EVT (job events, GPU usage, node samples, audit events) and USAGE (rated usage,
+   inference requests, rollups), each following its stream from its stored position;
 4. the HTTP gateway (`gateway.http.GatewayRuntime`) on `[gateway] host:port`, with its
    own read models; the first start bootstraps the platform admin and writes its
    token (shown once) with the gateway URL to `$TESSERA_HOME/cli.json` (mode 0600),
@@ -13,7 +15,8 @@ One process, in this order (and stopped in the reverse order):
 5. compute: the local backend (this host as cluster `local`; table `[local]` and
    `TESSERA_LOCAL_<NAME>`: cluster, node, region, pool, heartbeat_interval,
    stop_grace, timeout_grace) and, when a fleet spec is given, the simulator;
-6. with `demo`, the demo workflow (gateway/demo.py) submitted through the HTTP API.
+6. with `demo`, the demo rate card (published once per version) and the demo workflow
+   (gateway/demo.py) submitted through the HTTP API.
 
 `run_platform` stays up until SIGINT/SIGTERM or `duration` seconds. One `tessera up`
 per home: a second one on the same `TESSERA_HOME` is refused with the first one's
@@ -31,6 +34,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nats.js.errors import NotFoundError
@@ -38,6 +42,7 @@ from nats.js.errors import NotFoundError
 from bus.config import load_table
 from bus.connection import Bus, open_bus, redact
 from bus.errors import BusError
+from bus.billing import BillingService, BillingSettings
 from bus.control import ControlPlane
 from bus.control.settings import ControlSettings
 from bus.settings import Settings
@@ -68,6 +73,7 @@ class UpOptions:
     port: int | None = None
     fleet: Path | None = None  # a simulator fleet spec
     demo: Path | None = None  # a workflow spec to run once everything is up
+    ratecard: Path | None = None  # a rate card (PublishRateCard) to publish on start, once per version
     local: bool = True
 
 
@@ -139,6 +145,21 @@ def platform_env(bus: Bus) -> dict[str, str]:
     return env
 
 
+async def publish_ratecard(bus: Bus, path: Path) -> None:
+    """Send PublishRateCard from a YAML/JSON file; its id is derived from the version, so it applies once."""
+    import yaml
+
+    from bus.commands import send
+    from bus.publish import Publisher
+    from schemas import PLATFORM_TENANT, Envelope, derived_id
+    from schemas.metering import PublishRateCard
+
+    card = PublishRateCard.model_validate(yaml.safe_load(path.read_text()))
+    env = Envelope.for_command(card, tenant=PLATFORM_TENANT, actor="system:up", source="/tessera/up",
+                               time=datetime.now(UTC), id=derived_id("ratecard", str(card.version)))
+    await send(Publisher(bus.nc, stream="CMD", timeout=bus.settings.publish_timeout), env)
+
+
 def save_login(home: Path, url: str, token: str | None) -> Path:
     """cli.json: the gateway URL, and the admin token when this start created one (else the stored one stays)."""
     from gateway.client import CliConfig, load_config, save_config
@@ -158,6 +179,7 @@ class Platform:
         self.options = options
         self.bus: Bus | None = None
         self.plane: ControlPlane | None = None
+        self.billing: BillingService | None = None
         self.gateway = None
         self.backends: list = []
         self.clickhouse = None
@@ -174,8 +196,11 @@ class Platform:
         self.bus = bus = await open_bus(self.settings, name="tessera-up")
         self.plane = ControlPlane(bus, ControlSettings.load())
         await self.plane.start()
+        self.billing = BillingService(bus.nc, BillingSettings.load())
+        await self.billing.start()
         self.clickhouse = await asyncio.to_thread(clickhouse_client, self.settings)
         self._tasks.append(asyncio.create_task(self._clickhouse_projection(), name="clickhouse-projection"))
+        self._tasks.append(asyncio.create_task(self._usage_projection(), name="usage-projection"))
         self.gateway = GatewayRuntime(bus, GatewaySettings.load(), clickhouse=self.clickhouse)
         await self.gateway.start()
         url = await self.gateway.serve(self.options.host, self.options.port)
@@ -183,6 +208,8 @@ class Platform:
         token = await self.gateway.bootstrap()
         config_path = save_login(self.settings.home, url, token)
         clusters = await self._start_backends()
+        if self.options.ratecard is not None:
+            await publish_ratecard(bus, self.options.ratecard)
         return Started(bus, await stream_status(bus), url, token, config_path, clusters)
 
     async def _start_backends(self) -> list[str]:
@@ -210,12 +237,22 @@ class Platform:
         from projections.runner import ProjectionRunner
 
         sink = await asyncio.to_thread(ClickHouseSink(self.clickhouse).setup)
-        runner = ProjectionRunner(self.bus.nc, [sink])
+        await self._keep_running("clickhouse projection", ProjectionRunner(self.bus.nc, [sink]).run)
+
+    async def _usage_projection(self) -> None:
+        from bus.billing import BillingSettings
+        from projections.usage.service import UsageProjection
+
+        usage = UsageProjection(self.bus.nc, self.clickhouse, period=BillingSettings.load().period)
+        await self._keep_running("usage projection", usage.run)
+
+    async def _keep_running(self, what: str, run) -> None:
+        """`run(stop)` until stopped; after a failure (ClickHouse or the bus went away) resume from the stored position."""
         while not self._stop.is_set():
             try:
-                await runner.run(self._stop)
-            except Exception as exc:  # ClickHouse or the bus went away: resume from the stored position
-                log.error("clickhouse projection stopped (%s: %s); resuming in 5 s", type(exc).__name__, exc)
+                await run(self._stop)
+            except Exception as exc:
+                log.error("%s stopped (%s: %s); resuming in 5 s", what, type(exc).__name__, exc)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), 5.0)
 
@@ -229,6 +266,8 @@ class Platform:
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 30)
+        if self.billing is not None:
+            await self.billing.stop()
         if self.plane is not None:
             await self.plane.stop()
         if self.clickhouse is not None:

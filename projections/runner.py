@@ -5,7 +5,11 @@
   when it started, in batches of `catch_up_batch` events. A replay that stops
   short of that end (bus.read.replay can end early when the client is busy:
   its end check races with messages still in transit) is resumed from the
-  position reached.
+  position reached. `catch_up(until=N)` stops after sequence N (a past
+  state, for time travel: gateway as_of reads, `tessera replay --until-seq`).
+- `resume_from(seq)`: the projections were restored from snapshots
+  (projections.snapshots); projections without one (transient trackers)
+  start there too.
 - `run(stop)` catches up, then follows new events (bus.read.follow), applying
   what has arrived whenever `batch_size` is reached or the log goes quiet for
   `flush_interval` seconds.
@@ -72,6 +76,7 @@ class ProjectionRunner:
         self._pending: list[tuple[Any, int]] = []
         self._seen = 0  # everything up to here was applied or passed over
         self._last_taken = 0
+        self._until: int | None = None
 
     @property
     def projection(self) -> Any:
@@ -80,28 +85,36 @@ class ProjectionRunner:
     def position(self) -> int:
         return max(min(p.position() for p in self.projections), self._seen)
 
-    async def catch_up(self) -> int:
+    def resume_from(self, seq: int) -> None:
+        """Everything up to `seq` is accounted for (projections restored from snapshots at or past it)."""
+        self._seen = max(self._seen, seq)
+
+    async def catch_up(self, until: int | None = None) -> int:
+        """Apply the log up to its end now (or up to `until`, for a past state); returns the position."""
         end = (await self.nc.jetstream().stream_info(self.stream)).state.last_seq
+        end = end if until is None else min(end, until)
+        self._until = end if until is not None else None
         self._limit = self.catch_up_batch
         self.applier.bulk(True)
         self._collector.begin()
         try:
             while (start := self.position() + 1) <= end:
                 self._last_taken = max(self._last_taken, start - 1)
-                await replay(self.nc, self.stream, self._take, start_seq=start)
+                with contextlib.suppress(_Reached):
+                    await replay(self.nc, self.stream, self._take, start_seq=start)
                 await self._flush()
                 if self.position() < start:  # nothing more came: the log ends before `end`
                     break
         finally:
-            self._limit = self.batch_size
+            self._limit, self._until = self.batch_size, None
             self.applier.bulk(False)
             self._collector.end()
         return self.position()
 
-    async def rebuild(self) -> int:
+    async def rebuild(self, until: int | None = None) -> int:
         await self.applier.reset()
         self._seen = self._last_taken = 0
-        return await self.catch_up()
+        return await self.catch_up(until)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.catch_up()
@@ -117,7 +130,7 @@ class ProjectionRunner:
             while not stop.is_set():
                 try:
                     msg = await asyncio.wait_for(queue.get(), self.flush_interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await self._flush()
                     continue
                 handoff = self._take(msg)
@@ -134,6 +147,8 @@ class ProjectionRunner:
         """Queue one message for the next batch; returns the hand-off to await when the batch is full."""
         if msg.seq <= self._last_taken:
             return None
+        if self._until is not None and msg.seq > self._until:
+            raise _Reached  # a past state: nothing after `until` (ends the replay)
         self._last_taken = msg.seq
         if self.aggregates is None or _aggregate(msg.subject) in self.aggregates:
             try:
@@ -164,6 +179,10 @@ class ProjectionRunner:
             self._pending = self.applier.failed + batch + self._pending
             raise
         self._seen = max(self._seen, self.applier.done)
+
+
+class _Reached(Exception):
+    pass
 
 
 def _aggregate(subject: str) -> str | None:

@@ -4,4 +4,16 @@
 this; a new message module is added here once.
 """
 
-from schemas import compute, fleet, identity, inference, jobs, metering, policy, system, usage, workflows  # noqa: F401
+from schemas import (  # noqa: F401
+    billing,
+    compute,
+    fleet,
+    identity,
+    inference,
+    jobs,
+    metering,
+    policy,
+    system,
+    usage,
+    workflows,
+)

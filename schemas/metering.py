@@ -8,6 +8,10 @@
   `_platform`. Versions are consecutive (1, 2, ...) and every version's
   `effective_from` is later than the previous one's.
 
+Pricing schemes (optional, additive): `gpu_prices`, `prompt_prices` and
+`completion_prices` give a model a `Price` (per_unit, graduated tiers or
+packages); a model without one is priced per unit at `gpu_hour` / `tokens_1k`.
+
 Money and quantities are exact decimals carried as JSON strings ("2.50"):
 floats are refused on input because a binary float cannot hold most decimal
 prices exactly.
@@ -28,7 +32,7 @@ from pydantic import (
 )
 
 from schemas.base import Command, Event
-from schemas.values import Token
+from schemas.values import Token, Value
 
 
 def _exact_decimal(value: Any) -> Any:
@@ -82,6 +86,52 @@ class UsageRecorded(Event):
         return self
 
 
+PriceScheme = Literal["per_unit", "graduated", "package"]
+
+
+class PriceTier(Value):
+    up_to: DecimalString | None = None  # the cumulative priced units this tier ends at; None: no end (last tier)
+    unit_price: DecimalString
+
+
+class Price(Value):
+    """How a line's quantity in priced units (GPU-hours, or thousands of tokens) becomes an amount.
+
+    per_unit: quantity x unit_price. graduated: each tier's units at its own
+    price (tiers ascending by `up_to`, the last without one). package: a price
+    per package of `package_size` units; `package_rounding` "up" charges every
+    started package (ROUND_CEILING), "down" complete packages only (ROUND_FLOOR).
+    """
+
+    scheme: PriceScheme = "per_unit"
+    unit_price: DecimalString | None = None
+    tiers: list[PriceTier] = Field(default_factory=list)
+    package_size: DecimalString | None = None
+    package_price: DecimalString | None = None
+    package_rounding: Literal["up", "down"] = "up"
+
+    @model_validator(mode="after")
+    def _fits_scheme(self) -> Price:
+        if self.scheme == "per_unit" and self.unit_price is None:
+            raise ValueError("unit_price: required for scheme per_unit")
+        if self.scheme == "graduated":
+            if not self.tiers:
+                raise ValueError("tiers: scheme graduated needs at least one tier")
+            bounds = [t.up_to for t in self.tiers]
+            if bounds[-1] is not None:
+                raise ValueError(f"tiers[{len(bounds) - 1}].up_to: the last tier must have no up_to")
+            for i in range(len(bounds) - 1):
+                low = bounds[i - 1] if i else Decimal(0)
+                if bounds[i] is None or bounds[i] <= low:
+                    raise ValueError(f"tiers[{i}].up_to: must be set and above the previous tier's ({low})")
+        if self.scheme == "package":
+            if self.package_size is None or self.package_size <= 0:
+                raise ValueError("package_size: scheme package needs a package_size above 0")
+            if self.package_price is None:
+                raise ValueError("package_price: required for scheme package")
+        return self
+
+
 class PublishRateCard(Command):
     TYPE = "tessera.metering.publish_rate_card.v1"
     version: Annotated[int, Field(ge=1)]
@@ -89,6 +139,11 @@ class PublishRateCard(Command):
     currency: Currency = "USD"
     gpu_hour: dict[ModelName, DecimalString] = Field(default_factory=dict)  # per GPU-hour, by GPU model
     tokens_1k: dict[ModelName, DecimalString] = Field(default_factory=dict)  # per 1,000 tokens, by model
+    # Optional pricing schemes (additive, v1 payloads without them still decode): a model listed
+    # here is priced by its Price instead of the flat gpu_hour / tokens_1k price.
+    gpu_prices: dict[ModelName, Price] = Field(default_factory=dict)  # priced unit: GPU-hour
+    prompt_prices: dict[ModelName, Price] = Field(default_factory=dict)  # priced unit: 1,000 prompt tokens
+    completion_prices: dict[ModelName, Price] = Field(default_factory=dict)  # 1,000 completion tokens
 
 
 class RateCardPublished(Event):
@@ -98,3 +153,6 @@ class RateCardPublished(Event):
     currency: Currency = "USD"
     gpu_hour: dict[ModelName, DecimalString] = Field(default_factory=dict)
     tokens_1k: dict[ModelName, DecimalString] = Field(default_factory=dict)
+    gpu_prices: dict[ModelName, Price] = Field(default_factory=dict)
+    prompt_prices: dict[ModelName, Price] = Field(default_factory=dict)
+    completion_prices: dict[ModelName, Price] = Field(default_factory=dict)

@@ -10,8 +10,10 @@ and `ONBOARD_BYTES` of node specs (one decision is one atomic batch, and a
 NATS message must stay under 1 MB); every node not yet registered gets an
 AddNode, pipelined in batches. A restarted simulator therefore sends only what
 is missing, and ids derived from (cluster, node) make a resend a duplicate.
-`wait_registered()` returns once the log has every node (heartbeats start
-only then: a heartbeat for an unregistered node would be refused).
+`wait_registered()` returns once the log has every node, and the control
+plane's node mirror has started the last one's `node` aggregate (it mirrors
+in log order): heartbeats start only then, since a heartbeat for a node
+without its aggregate would be refused.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import logging
 from pathlib import Path
 
 from adapters.backend import registered_nodes
+from bus import subjects
+from bus.direct import last_for
+from domains.registry import NODE
 from adapters.simulator.cluster import SimulatedCluster
 from adapters.simulator.dice import Dice
 from adapters.simulator.fleet import Fleet, parse_fleet
@@ -53,7 +58,9 @@ class Simulator:
     async def wait_registered(self, timeout: float = 120.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
         for name, cluster in self.clusters.items():
-            while len(await registered_nodes(self.nc, name) or ()) < len(cluster.nodes):
+            last = subjects.aggregate_subjects(PLATFORM_TENANT, NODE, f.node_id(name, list(cluster.nodes)[-1]))
+            while (len(await registered_nodes(self.nc, name) or ()) < len(cluster.nodes)
+                   or await last_for(self.nc, "EVT", last) is None):  # the node aggregates exist (mirror.py)
                 if asyncio.get_running_loop().time() > deadline:
                     raise TimeoutError(f"simulated cluster {name}: nodes not all registered after {timeout}s")
                 await asyncio.sleep(0.1)

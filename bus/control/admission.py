@@ -7,7 +7,8 @@ with the tenant's quota and usage from its `Ledger` as of that event:
 - `Wait(reason)` -> AdmitJob as well: the job queues and the placer holds it with
   the same `quota_exceeded` reason until the tenant's other jobs release GPUs
   (the placer re-checks the quota with the concrete pool and model);
-- `Reject(reason)` -> RejectJob(reason).
+- `Reject(reason)` -> RejectJob(reason), e.g. `budget_exhausted{budget=spend, ...}` once the
+  tenant's hard billing budget announced 100% for the current period.
 
 The command goes to the job's tenant (the event's). Using the event's time
 keeps the decision a function of the log: a rebuilt reactor decides the same.
@@ -35,7 +36,7 @@ class Admission:
         if not isinstance(submitted, JobSubmitted):
             return []
         verdict = admit(self.ledger.quota(event.tenant), self.ledger.usage_of(event.tenant), submitted.spec,
-                        now=event.time)
+                        now=event.time, spend=self.ledger.spend_of(event.tenant))
         if isinstance(verdict, Reject):
             return [(event.tenant, RejectJob(job_id=submitted.job_id, reason=verdict.reason))]
         return [(event.tenant, AdmitJob(job_id=submitted.job_id))]

@@ -12,6 +12,8 @@
     platform   id = "identity"      domains.identity: the one-time bootstrap (platform tenant)
     apikey     id = key_id          domains.identity.apikeys (under its tenant)
     deployment id = deployment_id   domains.inference (under its tenant)
+    invoice    id = invoice_id      domains.billing.invoice: VoidInvoice (under its tenant)
+    billing    id = tenant          domains.billing.account: credits, budget (under its tenant)
 
 Registry commands name their aggregate through `routing.target`; a Decider has
 one fixed aggregate name, so there is one Decider per registry aggregate, each
@@ -31,9 +33,12 @@ from typing import Any
 
 from bus.handler import Decider
 from domains import identity, inference, metering, policy, registry
+from domains.billing import account as billing_account
+from domains.billing import invoice as billing_invoice
 from domains.identity import apikeys
 from domains.scheduling import job_decide, job_state
 from domains.scheduling import workflow as wf
+from schemas import billing as bl
 from schemas import fleet as f
 from schemas import identity as idn
 from schemas import inference as inf
@@ -92,5 +97,19 @@ DEPLOYMENT = Decider(aggregate="deployment", initial=inference.DeploymentState()
                                inf.ReportReplicaReady, inf.ReportReplicaLost))
 
 
+def _decide_account(state: billing_account.AccountState, command: Any, *, now: datetime) -> list:
+    return billing_account.decide(replace(state, tenant=command.tenant), command, now=now)
+
+
+# The billing consumer (bus/billing) writes invoices' accruals and finalization itself; only voiding
+# comes through commands. Credits and budgets are the `billing` account aggregate (id = tenant).
+INVOICE = Decider(aggregate="invoice", initial=billing_invoice.InvoiceState(), evolve=billing_invoice.evolve,
+                  decide=billing_invoice.decide, commands=(bl.VoidInvoice,), aggregate_id=lambda c: c.invoice_id)
+BILLING = Decider(aggregate="billing", initial=billing_account.AccountState(), evolve=billing_account.evolve,
+                  decide=_decide_account, commands=(bl.GrantCredit, bl.RevokeCredit, bl.SetBudget),
+                  aggregate_id=lambda c: c.tenant, evolve_envelope=billing_account.evolve_envelope)
+
+
 def all_deciders() -> list[Decider[Any]]:
-    return [JOB, WORKFLOW, CLUSTER, NODE, QUOTA, RATECARD, TENANT, USER, TOKEN, PLATFORM, APIKEY, DEPLOYMENT]
+    return [JOB, WORKFLOW, CLUSTER, NODE, QUOTA, RATECARD, TENANT, USER, TOKEN, PLATFORM, APIKEY, DEPLOYMENT,
+            INVOICE, BILLING]

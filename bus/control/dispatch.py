@@ -2,7 +2,9 @@
 
 Follows EVT like the other reactors (view rebuilt from sequence 1, orders only
 for events after its tracked position), but its output is not a command on
-CMD: `effect(event)` publishes the orders to `exec.<cluster>.<tenant>.<job>`.
+CMD: `react(event)` returns the orders as messages to `exec.<cluster>.<tenant>.<job>`,
+which the runner sends with its batch (`publish_many`: pipelined in log order,
+every PubAck awaited before the position moves past the event; runner.py).
 
 - `JobSubmitted` -> remember the spec and the workflow/task.
 - `JobPlaced` -> `LaunchJob` to every cluster of the placements (normally one),
@@ -28,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bus import subjects
-from bus.publish import OutMsg, Publisher
+from bus.publish import OutMsg
 from schemas import Command, Envelope, derived_id, encode
 from schemas import jobs as j
 from schemas import workflows as w
@@ -152,29 +154,21 @@ class DispatchView:
 class Dispatch:
     name = "dispatch"
 
-    def __init__(self, nc) -> None:
+    def __init__(self, nc=None) -> None:
         self.view = DispatchView()
-        self.publisher = Publisher(nc, stream="EXEC")
-        self.published = 0
+        self.published = 0  # orders handed to the runner
         self._orders: list[Order] = []
 
     def apply(self, env: Envelope) -> None:
         self._orders = self.view.apply(env)
 
-    def react(self, env: Envelope):
-        return []
-
-    async def effect(self, env: Envelope) -> None:
-        """Publish the orders of the event just applied (called only for events after the position)."""
-        if not self._orders:
-            return
+    def react(self, env: Envelope) -> list[OutMsg]:
+        """The orders of the event just applied (called only for events after the position), as messages the
+        runner sends with its batch (pipelined, in log order, each acknowledged before the position moves)."""
         msgs = [OutMsg(subjects.exec_subject(o.cluster, o.tenant, o.job_id), encode(envelope(o, env)), o.id)
                 for o in self._orders]
-        if len(msgs) == 1:
-            await self.publisher.publish(msgs[0])
-        else:
-            await self.publisher.publish_many(msgs)
         self.published += len(msgs)
+        return msgs
 
 
 def envelope(order: Order, cause: Envelope) -> Envelope:

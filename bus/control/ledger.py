@@ -2,6 +2,7 @@
 
 `Ledger.apply(envelope)` folds in:
 - `QuotaSet` -> the tenant's `QuotaState` (keyed by the payload's tenant);
+- `BudgetSet` / `BudgetThresholdCrossed` (billing) -> the tenant's `SpendBudget`;
 - `NodeRegistered` / `NodeRemoved` of the cluster aggregate -> node -> (pool, GPU model);
 - `JobPlaced` -> GPUs held per (pool, GPU model) go up (`TenantUsage.with_allocated`);
 - release (requeued, succeeded, failed, cancelled, preempted) -> they go down, and
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from domains.policy import QuotaState, TenantUsage, period_key
+from domains.policy import QuotaState, SpendBudget, TenantUsage, period_key
 from domains.registry import CLUSTER
 from schemas import Envelope
 from schemas import jobs as j
+from schemas.billing import BudgetSet, BudgetThresholdCrossed
 from schemas.fleet import NodeRegistered, NodeRemoved, node_id
 from schemas.policy import QuotaSet
 
@@ -43,6 +45,7 @@ class Ledger:
         self.usage: dict[str, TenantUsage] = {}
         self.nodes: dict[str, tuple[str, str]] = {}  # node id -> (pool, gpu model)
         self.holdings: dict[tuple[str, str], Holding] = {}  # (tenant, job) -> what it holds
+        self.spend: dict[str, SpendBudget] = {}  # billing budgets: mode, revision, 100% crossing
 
     def quota(self, tenant: str) -> QuotaState:
         return self.quotas.get(tenant) or QuotaState(tenant=tenant)
@@ -55,7 +58,9 @@ class Ledger:
 
     def apply(self, env: Envelope) -> None:
         event = env.data
-        if isinstance(event, QuotaSet):
+        if isinstance(event, (BudgetSet, BudgetThresholdCrossed)):
+            self._spend(env, event)
+        elif isinstance(event, QuotaSet):
             self.quotas[event.tenant] = QuotaState(tenant=event.tenant, limits=event.limits)
         elif isinstance(event, NodeRegistered) and env.aggregate == CLUSTER:
             self.nodes[node_id(event.cluster, event.node.name)] = (event.node.pool, event.node.gpu_model or "")
@@ -65,6 +70,16 @@ class Ledger:
             self._place(env, event)
         elif isinstance(event, RELEASES):
             self._release(env, event.job_id)
+
+    def spend_of(self, tenant: str) -> SpendBudget | None:
+        return self.spend.get(tenant)
+
+    def _spend(self, env: Envelope, event) -> None:
+        spend = self.spend.get(env.tenant) or SpendBudget()
+        if isinstance(event, BudgetSet):
+            self.spend[env.tenant] = spend.with_budget(event, env.version or 0)
+        else:
+            self.spend[env.tenant] = spend.with_crossing(event)
 
     def _place(self, env: Envelope, event: j.JobPlaced) -> None:
         key = (env.tenant, event.job_id)

@@ -9,11 +9,13 @@
   then, once it has handled every command already on CMD (so the reactors start
   from a log with no decision of an earlier run still in flight; bounded by
   `drain_timeout`), the node mirror and the reactors (admission, placer,
-  workflows, nodes, metering, timeouts, dispatch, inference), each in a `ControlRunner`;
-- timers: the timeout sweep and the metering tick (once their reactor caught
-  up), and storing the reactors' positions every `track_interval`;
+  workflows, nodes, metering, timeouts, dispatch, inference, autoscaler), each in a `ControlRunner`;
+- timers: the timeout sweep, the metering tick and the autoscaler's tick (once
+  their reactor caught up; the autoscaler also watches discovery load), and
+  storing the reactors' positions every `track_interval`;
 - the heartbeat checker (health.py): healthy nodes silent past
   `heartbeat_timeout` get MarkNodeLost, checked every `health_interval`.
+It also raises the process's cycle-collector threshold (`gc_threshold`, heap.py).
 
 Supervision (supervisor.py): a component that crashes is logged and started
 again, fresh (its view rebuilt from the log, reactions resuming after its
@@ -39,11 +41,13 @@ from bus.aggregates import AggregateStore
 from bus.commands import command_consumer
 from bus.connection import Bus
 from bus.control.admission import Admission
+from bus.control.autoscaler import Autoscaler, LoadBoard
 from bus.control.bootstrap import IdentityBootstrap
 from bus.control.deciders import all_deciders
 from bus.control.hub import EventHub
 from bus.control.dispatch import Dispatch
 from bus.control.health import HealthChecker
+from bus.control.heap import tune_collector
 from bus.control.inference import Inference
 from bus.control.metering import Meter
 from bus.control.mirror import NodeMirror
@@ -78,6 +82,7 @@ class ControlPlane:
     async def start(self) -> None:
         s, nc = self.settings, self.bus.nc
         headers.install()  # nats-py's header parsing was the top cost of following the log
+        tune_collector(s.gc_threshold)  # the default collector spent a fifth of a busy plane's time (heap.py)
         self.hub = EventHub(nc)
         config = StoreConfig(replicas=self.bus.settings.replicas, duplicate_window=self.bus.settings.duplicate_window)
         self._runner = await asyncio.to_thread(Runner, self.bus.url, self.bus.settings, name="tessera-control")
@@ -95,16 +100,22 @@ class ControlPlane:
             "nodes": Nodes,
             "metering": self._meter,
             "timeouts": lambda: Timeouts(nc),
-            "dispatch": lambda: Dispatch(nc),  # LaunchJob/StopJob on EXEC for the executors
+            "dispatch": Dispatch,  # LaunchJob/StopJob on EXEC for the executors
             "identity-bootstrap": IdentityBootstrap,  # the bootstrap admin as a user and token aggregate
             "inference": Inference,  # deployment replicas as jobs, their job events back to the deployment
         }
+        if s.autoscale_interval > 0:  # discovery load -> ScaleDeployment (autoscaler.py)
+            factories["autoscaler"] = lambda: Autoscaler(nc, s.autoscale_interval)
         self._expected = len(factories)
         for name, make in factories.items():
             self._tasks.spawn(name, lambda name=name, make=make: self._run_reactor(name, make))
         self._tasks.every("sweep", s.sweep_interval, self._sweep)
         self._tasks.every("meter-tick", s.meter_tick, self._tick)
         self._tasks.every("positions", s.track_interval, self._store_positions)
+        if s.autoscale_interval > 0:
+            self.load = LoadBoard()
+            self._tasks.spawn("autoscale-load", lambda: self.load.follow(nc))
+            self._tasks.every("autoscale", s.autoscale_interval, self._autoscale)
         self._tasks.spawn("health", lambda: HealthChecker(  # silent nodes -> MarkNodeLost (health.py)
             nc, timeout=s.heartbeat_timeout, interval=s.health_interval, clock=s.clock).run())
 
@@ -145,6 +156,11 @@ class ControlPlane:
         runner = self.runners.get("timeouts")
         if runner is not None and runner.caught_up.is_set():
             await runner.reactor.sweep(self.settings.clock())
+
+    async def _autoscale(self) -> None:
+        runner = self.runners.get("autoscaler")
+        if runner is not None and runner.caught_up.is_set():
+            await runner.reactor.tick(self.settings.clock(), self.load)
 
     async def _store_positions(self) -> None:
         for runner in list(self.runners.values()):

@@ -22,6 +22,10 @@ from the triggering event and the reaction's index, position stored every
 - A reactor may define `async effect(event)`, run before `react` for events
   after the position (the node mirror's append), and `resume_only = True` to
   follow from the position on instead of rebuilding a view from sequence 1.
+- `react` may also return ready `OutMsg`s (own subject, own deterministic
+  `Nats-Msg-Id`, any stream: dispatch's orders on EXEC); they are sent with the
+  commands, in order, under the same rule (acknowledged before the position
+  moves past their event).
 - Reading is shared: given the plane's `EventHub`, runners take EVT from its one
   subscription (hub.py); without one, each follows EVT itself and decoding is
   still shared (`shared_decode`: by sequence, checked against the bytes).
@@ -142,7 +146,11 @@ class ControlRunner(ReactorRunner):
 
     def _queue(self, event: Envelope, commands) -> None:
         index = self._last[1] if self._last is not None and self._last[0] is event else 0
-        for tenant, command in commands:
+        for item in commands:
+            if isinstance(item, OutMsg):  # a message the reactor built itself (own subject and id)
+                self._outbox.append(item)
+                continue
+            tenant, command = item
             env = reaction(self.reactor.name, event, index, tenant, command)
             self._outbox.append(OutMsg(subjects.subject_for(env), encode(env), env.id))
             index += 1

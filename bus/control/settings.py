@@ -16,6 +16,8 @@
 | restart_delay       | 1 s       | before a crashed component is started again                 |
 | heartbeat_timeout   | 30 s      | a healthy node silent longer than this is marked lost       |
 | health_interval     | 5 s       | how often the heartbeat checker looks for silent nodes      |
+| autoscale_interval  | 15 s      | autoscaler ticks: discovery load -> ScaleDeployment (0 = off) |
+| gc_threshold        | 50000     | the cycle collector's generation-0 threshold (heap.py; 0 = the interpreter's) |
 | backoff             | .2,1,5,15 | redelivery delays of a failing command                      |
 | clock               | UTC now   | the time decisions are made at (tests pass their own)       |
 """
@@ -47,6 +49,8 @@ class ControlSettings:
     restart_delay: float = 1.0
     heartbeat_timeout: float = 30.0  # a healthy node silent longer than this is marked lost (bus/control/health.py)
     health_interval: float = 5.0  # heartbeat checker sweeps
+    autoscale_interval: float = 15.0  # bus/control/autoscaler.py ticks; 0 = no autoscaling
+    gc_threshold: int = 50_000  # bus/control/heap.py: fewer, cheaper collections of a large heap
     backoff: tuple[float, ...] = (0.2, 1.0, 5.0, 15.0)
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -60,3 +64,8 @@ class ControlSettings:
         for name in ("sweep_interval", "meter_tick", "track_interval", "heartbeat_timeout", "health_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{origins[name]}: must be > 0, got {getattr(self, name)!r}")
+        if self.autoscale_interval < 0:
+            raise ConfigError(f"{origins['autoscale_interval']}: must be >= 0 (0 = off), "
+                              f"got {self.autoscale_interval!r}")
+        if self.gc_threshold < 0:
+            raise ConfigError(f"{origins['gc_threshold']}: must be >= 0, got {self.gc_threshold!r}")

@@ -6,6 +6,7 @@
     workflows:write        yes            yes         yes     -
     tokens:write           yes            yes         own     -
     keys:write             yes            yes         yes     -
+    deployments:write      yes            yes         yes     -
     users:write            yes            yes         -       -
     tenants:write          yes            -           -       -
     clusters:write         yes            -           -       -
@@ -30,13 +31,14 @@ Action = Literal[
     "tenants:read", "tenants:write", "users:read", "users:write", "tokens:read", "tokens:write",
     "clusters:read", "clusters:write", "nodes:read", "jobs:read", "jobs:write", "workflows:read",
     "workflows:write", "usage:read", "audit:read", "allocation:read", "keys:read", "keys:write",
+    "deployments:read", "deployments:write",
 ]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 READS: frozenset[str] = frozenset(a for a in ACTIONS if a.endswith(":read"))
 GRANTS: dict[str, frozenset[str]] = {
     PLATFORM_ADMIN: ACTIONS,
     "tenant-admin": ACTIONS - {"tenants:write", "clusters:write"},
-    "member": READS | {"jobs:write", "workflows:write", "tokens:write", "keys:write"},
+    "member": READS | {"jobs:write", "workflows:write", "tokens:write", "keys:write", "deployments:write"},
     "viewer": READS,
 }
 ADMINS = frozenset({PLATFORM_ADMIN, "tenant-admin"})

@@ -65,7 +65,7 @@ def decide(state: RateCardState, command: Command, *, now: datetime) -> list[Eve
         raise RateCardVersionConflict(
             f"version: expected v{len(state.cards) + 1}, got v{card.version}", field="version"
         )
-    if not card.gpu_hour and not card.tokens_1k:
+    if not (card.gpu_hour or card.tokens_1k or card.gpu_prices or card.prompt_prices or card.completion_prices):
         raise MeteringError("gpu_hour: a rate card needs at least one price", field="gpu_hour")
     latest = state.latest
     if latest is not None and card.effective_from <= latest.effective_from:

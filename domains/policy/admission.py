@@ -10,6 +10,8 @@ Outcomes and the events the handler turns them into:
   tenant may not start GPU work now.
 
 Checks, in this order (the first failing one is the reason):
+0. a hard spend budget (billing) at 100% in the current period, GPU jobs only:
+   `budget_exhausted{budget=spend, period, limit, used, currency}` (spend.py);
 1. size limits, on the job's total (per member x gang):
    `job_too_large{field=gpus|gang|cpu|memory_gb, max, want}`;
 2. GPU-hour budget, for GPU jobs only: consumed >= budget in the current
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domains.policy.quota import never_fits, quota_block
+from domains.policy.spend import SpendBudget, spend_block
 from domains.policy.state import QuotaState
 from domains.policy.usage import TenantUsage, period_key
 from schemas.jobs import JobSpec
@@ -52,7 +55,11 @@ class Reject:
 Verdict = Admit | Wait | Reject
 
 
-def admit(quota: QuotaState, usage: TenantUsage, spec: JobSpec, *, now: datetime) -> Verdict:
+def admit(quota: QuotaState, usage: TenantUsage, spec: JobSpec, *, now: datetime,
+          spend: SpendBudget | None = None) -> Verdict:
+    blocked = spend_block(spend, spec.gpus * spec.gang, now)  # 0. a hard spend budget at 100% (spend.py)
+    if blocked is not None:
+        return Reject(blocked)
     limits = quota.limits
     if limits is None:
         return Admit()

@@ -5,6 +5,8 @@ Guarantees:
   go through Rich (tables on stdout, everything else on stderr).
 - A failure is `error: <message> (field: <path>)` on stderr and exit code 1, never a
   traceback (even for a bug of the CLI's own, unless TESSERA_DEBUG is set); a server that lists several spec problems gets every one printed, one per line.
+- `tessera --as-of <seq|time> ...` sends `X-Tessera-As-Of` with every request: reads answer
+  the past state, commands are refused by the gateway (the past is read-only).
 - Spec files are sent as-is: `.json` as application/json, `.yaml`/`.yml` as
   application/yaml, anything else by its first character (`{` = JSON); `-` is stdin.
 """
@@ -86,9 +88,25 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+AS_OF_ENV = "TESSERA_AS_OF"
+_as_of: str | None = None
+
+
+def global_options(
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", envvar=AS_OF_ENV, help="Read the state as it was at this log sequence or time (ISO 8601); "
+        "reads only: a command is refused.")] = None,
+) -> None:
+    """Tessera: an event-sourced control plane for GPU clouds."""
+    global _as_of
+    _as_of = as_of
+
+
 @contextmanager
 def connect() -> Iterator[Client]:
     with Client.from_config(load_config()) as client:
+        if _as_of:  # the gateway answers reads from the past state and refuses writes (gateway/http/asof.py)
+            client._http.headers["X-Tessera-As-Of"] = _as_of
         yield client
 
 

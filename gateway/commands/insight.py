@@ -1,4 +1,9 @@
-"""`tessera usage | audit | dry-run`: what was used, what happened to an object, where a job would fit.
+"""`tessera usage | audit | dry-run`: what was used, who did what to which object and when, where a job would fit.
+
+`audit KIND ID` alone shows that object's whole trail from the log; with a filter (`--actor`,
+`--type`, `--since`, `--until`), or without an object, it searches every object's events in the
+audit table (newest first, paged). `--since`/`--until` take ISO times (UTC if no zone) or an age
+like `30m`, `6h`, `2d`.
 
 `dry-run` changes nothing: it shows the nodes a job spec would fit on (best first, with the
 GPUs it would get) and, for every other node, the reason it was rejected.
@@ -6,6 +11,8 @@ GPUs it would get) and, for every other node, the reason it was rejected.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any
 
@@ -15,17 +22,23 @@ from rich.table import Table
 from rich.text import Text
 
 from gateway.commands.common import (
+    AllPagesOpt,
+    CursorOpt,
     Output,
     OutputOpt,
+    PageSizeOpt,
     TenantOpt,
     connect,
     emit,
+    emit_list,
+    fail,
+    fetch_list,
     handles_errors,
     post_spec,
     seg,
     tenant_header,
 )
-from gateway.commands.events import render_events, summary
+from gateway.commands.events import render_events, short_type, summary
 from gateway.commands.render import cell, items_of
 
 app = typer.Typer()
@@ -73,13 +86,56 @@ def usage(
         emit(client.get("/v1/usage", **params), output, render_rows)
 
 
+_AGE = re.compile(r"^(\d+)([smhd])$")
+_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def when(value: str | None, flag: str) -> str | None:
+    """An ISO time (UTC if it names no zone) or an age (`6h`: six hours ago), as the API's ISO 8601."""
+    if value is None:
+        return None
+    age = _AGE.match(value.strip())
+    if age:
+        return (datetime.now(UTC) - timedelta(**{_UNIT[age[2]]: int(age[1])})).isoformat()
+    try:
+        t = datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"{flag}: {value!r} is neither an ISO time nor an age like 30m, 6h, 2d")
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).isoformat()
+
+
+def render_audit(items: list[dict[str, Any]]) -> Table:
+    t = Table("time", "actor", "type", "object", "summary")
+    for e in items:
+        actor, credential = str(e.get("actor") or ""), e.get("credential")
+        who = f"{actor}#{credential}" if credential and not actor.endswith(f"/{credential}") else actor
+        t.add_row(str(e.get("time", "")), who, short_type(str(e.get("type", ""))),
+                  f"{e.get('aggregate')}/{e.get('aggregate_id')}", summary(e.get("data")))
+    return t
+
+
 @app.command()
 @handles_errors
-def audit(kind: Annotated[Kind, typer.Argument(help="What the id names.")], obj_id: Annotated[str, typer.Argument(metavar="ID")],
+def audit(kind: Annotated[Kind | None, typer.Argument(help="What the id names.")] = None,
+          obj_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
+          actor: Annotated[str | None, typer.Option(help=(
+              "Who: user:<tenant>/<user> (any of their tokens), user:<tenant>/<user>#<token_id>, apikey:<tenant>/<key>."))] = None,
+          event_type: Annotated[str | None, typer.Option("--type", help="Event type or name (job_submitted).")] = None,
+          since: Annotated[str | None, typer.Option(help="From (ISO time, or an age: 30m, 6h, 2d).")] = None,
+          until: Annotated[str | None, typer.Option(help="Until, exclusive (ISO time or an age).")] = None,
+          all_pages: AllPagesOpt = False, page_size: PageSizeOpt = None, cursor: CursorOpt = None,
           tenant: TenantOpt = None, output: OutputOpt = Output.table) -> None:
-    """The audit trail of an object: its events, when, and who caused them."""
+    """Who did what to which object and when; KIND ID alone: that object's whole trail."""
+    searched = obj_id is None or any(v is not None for v in (actor, event_type, since, until, page_size, cursor)) \
+        or all_pages
     with connect() as client:
-        emit(client.get(f"/v1/audit/{kind.value}/{seg(obj_id)}", tenant=tenant), output, render_events)
+        if not searched:
+            emit(client.get(f"/v1/audit/{kind.value}/{seg(obj_id)}", tenant=tenant), output, render_events)
+            return
+        page = fetch_list(client, "/v1/audit", all_pages=all_pages, page_size=page_size, cursor=cursor, tenant=tenant,
+                          actor=actor, kind=kind.value if kind else None, object=obj_id, type=event_type,
+                          **{"from": when(since, "--since"), "to": when(until, "--until")})
+        emit_list(page, output, render_audit)
 
 
 def render_dry_run(answer: dict[str, Any]) -> Group:

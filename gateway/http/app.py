@@ -20,7 +20,10 @@ from gateway.http.routers import (
     allocation,
     audit,
     clusters,
+    deployments,
+    invoices,
     jobs,
+    keys,
     meta,
     nodes,
     tenants,
@@ -40,7 +43,7 @@ Lists are paged: `?page_size=` (max 500) and `?cursor=`; answers carry `next_cur
 A query parameter a route does not document, or a single-valued one given twice, answers 422.
 """
 TAGS = ["meta", "tenants", "users", "tokens", "clusters", "nodes", "jobs", "workflows", "allocation", "usage",
-        "audit"]
+        "audit", "deployments", "keys", "invoices"]
 
 
 def create_app(services: Services, *, position=lambda: 0) -> FastAPI:
@@ -48,7 +51,8 @@ def create_app(services: Services, *, position=lambda: 0) -> FastAPI:
                   openapi_tags=[{"name": t} for t in TAGS])
     errors.install(app)
     app.include_router(meta.router(services, position))
-    for module in (tenants, users, tokens, clusters, nodes, jobs, workflows, allocation, usage, audit):
+    for module in (tenants, users, tokens, clusters, nodes, jobs, workflows, allocation, usage, audit, invoices,
+                   deployments, keys):
         app.include_router(module.router(services))
     settings = services.settings
     app.add_middleware(Guard, authenticate=authenticator(services.identity, services.clock),

@@ -4,11 +4,15 @@
 1. registers a waiter for the command id (outcomes.py) before anything is sent;
 2. sends the envelope on CMD (`bus.commands.send`: the command id is its
    Nats-Msg-Id, so a retried send is a duplicate, never a second command);
-   the actor is the caller's principal, the source this gateway;
+   the actor is the caller's principal and the token it used
+   (`auth.credited`: "user:<tenant>/<user>#<token_id>"), the source this gateway;
 3. waits up to `command_timeout` for the outcome: applied to this gateway's
    read models (-> the caller's next read sees it), handled without events
    (nothing to change: the current state is the answer), refused by the
    domain (-> the 4xx of errors.from_dead_letter), or unknown (-> "pending").
+   A gateway that stops (`services.stopping` set) ends every wait at once
+   with "pending": the command is on CMD and will be handled; only this
+   answer is cut short (never uvicorn's "graceful shutdown exceeded").
 A command already applied is not sent again: this replica remembers recent
 ones, and for a keyed (Idempotency-Key) command on an existing object
 `on=(tenant, aggregate, id)` has the object's log checked for the command's
@@ -19,6 +23,8 @@ A bus that cannot take the command answers 503 `bus_unavailable`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -67,10 +73,32 @@ async def execute(services: Services, actor: str, tenant: str, command: Command,
             log.warning("command %s not sent: %s: %s", command_id, type(exc).__name__, exc)
             raise ApiError("the command bus is unavailable; try again", code="bus_unavailable", status=503) from None
         outcomes.sent(waiter, ack.seq)
-    outcome = await outcomes.wait(waiter, services.settings.command_timeout)
+    outcome = await wait_unless_stopping(services, waiter)
     if isinstance(outcome, Rejected):
         raise from_dead_letter(outcome.reason)
     return outcome
+
+
+async def wait_unless_stopping(services: Services, waiter: asyncio.Future) -> Outcome:
+    """The command's outcome within `command_timeout`, or Pending as soon as the gateway stops."""
+    outcomes, stopping = services.outcomes, services.stopping
+    if stopping is None:
+        return await outcomes.wait(waiter, services.settings.command_timeout)
+    if stopping.is_set():
+        return await outcomes.wait(waiter, 0)  # what is known already, else pending
+    waiting = asyncio.ensure_future(outcomes.wait(waiter, services.settings.command_timeout))
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not waiting.done():
+            waiting.cancel()  # outcomes.wait forgets the waiter on its way out
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+    if waiting.cancelled():
+        return Pending()
+    return waiting.result()
 
 
 def accepted(id: str, status: str | None, link: str, outcome: Outcome | None = None) -> dict:

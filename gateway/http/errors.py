@@ -18,7 +18,8 @@ the path of the problem (`spec.tasks[2].gpus`, `page_size`,
 A refusal from a domain (a `DomainError` raised here, or a command's dead
 letter reason `<code> at <field>: <message>`) keeps its own code in `reason`.
 Unexpected exceptions answer 500 `internal` with no detail (logged, never
-shown: no stack traces to users).
+shown: no stack traces to users). A client that disconnects mid-request is
+logged as one INFO line (no stack trace) and answered nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.routing import Match
 
 from domains.errors import DomainError
@@ -221,6 +224,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return ApiError(message, code=code, status=exc.status_code, field=field, headers=headers).response()
 
 
+async def _disconnected(request: Request, _: ClientDisconnect) -> Response:
+    """The caller went away mid-request: theirs, not ours (one line, no stack trace); nothing can be answered."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)  # nginx's "client closed request": for the access log; never delivered
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc,
               exc_info=exc)
@@ -233,4 +242,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InvalidQuery, _invalid_query)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _disconnected)  # before Exception: no 500, no trace
     app.add_exception_handler(Exception, _unexpected)

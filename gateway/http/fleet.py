@@ -32,6 +32,7 @@ log = logging.getLogger("tessera.gateway.fleet")
 class FleetView:
     name = "gateway.fleet"
     aggregates = frozenset({"cluster", "node", "job"})
+    snapshot = True  # saved and restored with the registry (projections.snapshots)
 
     def __init__(self) -> None:
         self.fleet = Fleet()

@@ -23,10 +23,10 @@ class PageQuery:
 
 
 def page_query(settings: GatewaySettings) -> Callable[..., PageQuery]:
-    def dependency(
+    async def dependency(  # async: no threadpool hop
         page_size: int = Query(settings.default_page_size, ge=1, le=settings.max_page_size,
                                description=f"items per page (1-{settings.max_page_size})"),
-        cursor: str | None = Query(None, description="the previous page's next_cursor"),
+        cursor: str | None = Query(None, min_length=1, description="the previous page's next_cursor"),
     ) -> PageQuery:
         return PageQuery(page_size, cursor)
 

@@ -13,7 +13,10 @@
 - `bootstrap(admin)` sends the one-time BootstrapPlatform and returns the
   first admin token (None if the platform was bootstrapped before).
 The read-model runner restarts after a failure (logged), resuming from the
-models' in-memory positions; nothing here is stored.
+models' in-memory positions. A start loads the latest snapshots
+(projections.snapshots, bucket `tessera_snapshots`) and replays only the
+tail; a Snapshotter saves new ones while it runs. GETs with `?as_of=` answer
+from a past registry (asof.py).
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import uvicorn
+from starlette.middleware import Middleware
 
 from bus.connection import Bus
 from bus.publish import Publisher
 from gateway.http.app import create_app
+from gateway.http.asof import AsOf, PastRegistries, RegistrySwitch
 from gateway.http.commands import execute
 from gateway.http.errors import ApiError
 from gateway.http.fleet import FleetView
@@ -37,9 +42,12 @@ from gateway.http.outcomes import Outcomes, Pending
 from gateway.http.services import Services, utc_now
 from gateway.http.settings import GatewaySettings
 from gateway.tokens import new_token
+from projections.billing import BillingModel
 from projections.identity import IdentityModel
 from projections.registry import Registry
 from projections.runner import ProjectionRunner
+from projections.usage.ratecards import RateCards
+from projections.snapshots import SnapshotStore, Snapshotter, start_from_snapshots
 from schemas import PLATFORM_TENANT, derived_id
 from schemas import identity as i
 
@@ -73,20 +81,26 @@ class GatewayRuntime:
 
     async def start(self) -> None:
         registry, identity, fleet = Registry(), IdentityModel(), FleetView()
-        outcomes = Outcomes(registry.aggregates | identity.aggregates | fleet.aggregates)
-        self.runner = ProjectionRunner(self.bus.nc, [registry, identity, fleet, outcomes])
+        billing, ratecards = BillingModel(), RateCards()  # /v1/invoices; /v1/usage/preview (with ClickHouse)
+        outcomes = Outcomes(registry.aggregates | identity.aggregates | fleet.aggregates | billing.aggregates)
+        self.runner = ProjectionRunner(self.bus.nc, [registry, identity, fleet, billing, ratecards, outcomes])
         outcomes.head = self.runner.position
+        self.snapshots = SnapshotStore(self.bus.nc.jetstream(), replicas=self.bus.settings.replicas)
+        self.restored_from = await start_from_snapshots(self.snapshots, self.runner)  # then only the tail (P3)
         await self.runner.catch_up()
+        self._snapshotting = asyncio.create_task(Snapshotter(self.snapshots, self.runner).run(self._stop))
         await outcomes.listen(self.bus.nc, self.settings.control_durable)
         self._following = asyncio.create_task(self._follow(), name="gateway-read-models")
         self.services = Services(
-            nc=self.bus.nc, settings=self.settings, registry=registry, identity=identity, fleet=fleet,
+            nc=self.bus.nc, settings=self.settings, registry=RegistrySwitch(registry), identity=identity, fleet=fleet,
             outcomes=outcomes, publisher=Publisher(self.bus.nc, stream="CMD", timeout=self.bus.settings.publish_timeout),
             idempotency=IdempotencyKeys(self.settings.idempotency_keys), clickhouse=self.clickhouse,
             clickhouse_db=self.clickhouse_db, placement_policy=self.placement_policy, clock=self.clock,
-            stopping=self._stop,
+            stopping=self._stop, billing=billing, ratecards=ratecards,
         )
         self.app = create_app(self.services, position=self.runner.position)
+        self.app.user_middleware.append(Middleware(  # innermost: after authentication and rate limits
+            AsOf, past=PastRegistries(self.bus.nc, self.snapshots), position=self.runner.position))
 
     async def _follow(self) -> None:
         while not self._stop.is_set():
@@ -124,6 +138,9 @@ class GatewayRuntime:
         if self._following is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._following, 10)
+        if getattr(self, "_snapshotting", None) is not None:  # it saves a last snapshot on the way out
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._snapshotting, 30)
         if self.services is not None:
             await self.services.outcomes.close()
 

@@ -37,6 +37,8 @@ class Services:
     idempotency: IdempotencyKeys
     clickhouse: Any | None = None  # a clickhouse-connect client (adapters.clickhouse), or None: /v1/usage -> 503
     clickhouse_db: str = "tessera"
+    billing: Any | None = None  # projections.billing.BillingModel, or None: /v1/invoices -> 503
+    ratecards: Any | None = None  # projections.usage.RateCards, or None: /v1/usage/preview -> 503
     placement_policy: str = "binpack"
     clock: Callable[[], datetime] = field(default=utc_now)
     stopping: Any = None  # asyncio.Event set when the gateway stops (ends live streams)

@@ -6,13 +6,15 @@ what it does not name, the route does not read). Anything else answers 422
 `invalid` with the parameter's name as `field`, and so does a single-valued
 parameter given twice (`?status=a&status=b`: which one did the caller mean?). Called by the auth
 dependencies (auth.py) once the caller is known, so an unauthenticated or
-forbidden call still answers 401/403 first. Pure: reads the app's OpenAPI
-document once per route (cached on the app state).
+forbidden call still answers 401/403 first. Pure: reads the route's
+parameters (the ones FastAPI puts in the OpenAPI document) once per route,
+cached on the app state; the document itself is never built on a request path.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.dependencies.utils import field_annotation_is_sequence
 
 from gateway.http.errors import Invalid
 
@@ -20,18 +22,28 @@ from gateway.http.errors import Invalid
 def documented(request: Request) -> dict[str, bool] | None:
     """The query parameters the matched route documents (name -> may repeat); None: not a documented route."""
     route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    if path is None:
-        return None
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not getattr(route, "include_in_schema", False):
+        return None  # undocumented routes (not in the schema): unchecked
     cache: dict | None = getattr(request.app.state, "query_names", None)
     if cache is None:
         cache = request.app.state.query_names = {}
-    key = (path, request.method.lower())
+    key = (route.path, request.method.lower())
     if key not in cache:
-        operation = request.app.openapi().get("paths", {}).get(path, {}).get(request.method.lower())
-        cache[key] = None if operation is None else {  # undocumented routes (not in the schema): unchecked
-            p["name"]: _is_array(p.get("schema", {})) for p in operation.get("parameters", ()) if p.get("in") == "query"}
+        cache[key] = query_names(dependant)
     return cache[key]
+
+
+def query_names(dependant) -> dict[str, bool]:
+    """Every query parameter of the route and its dependencies (what /openapi.json lists) -> may repeat."""
+    names: dict[str, bool] = {}
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        for field in current.query_params:
+            names[field.alias] = field_annotation_is_sequence(field.field_info.annotation)
+        pending.extend(current.dependencies)
+    return names
 
 
 def check_query(request: Request) -> None:
@@ -47,8 +59,3 @@ def check_query(request: Request) -> None:
             problems.append((name, "given more than once; it takes one value"))
     if problems:
         raise Invalid(problems)
-
-
-def _is_array(schema: dict) -> bool:
-    options = [schema, *schema.get("anyOf", ()), *schema.get("oneOf", ())]
-    return any(option.get("type") == "array" for option in options)

@@ -63,7 +63,7 @@ def plain(view: Any) -> dict:
     return dict(view)
 
 
-SECRET_FIELDS = frozenset({"token_hash"})  # not a token, but nobody needs to see it either
+SECRET_FIELDS = frozenset({"token_hash", "key_hash"})  # not secrets themselves, but nobody needs to see them
 
 
 def redacted(data: dict) -> dict:

@@ -6,6 +6,7 @@
 | 401    | invalid_request_error | invalid_api_key               | no, malformed, unknown, expired or revoked key |
 | 402    | insufficient_quota    | budget_exceeded               | the key's budget cannot cover the request |
 | 404    | invalid_request_error | model_not_found               | no such model for this key (unknown and not-allowed look alike) |
+| 404    | invalid_request_error | unknown_url                   | no such route |
 | 413    | invalid_request_error | request_too_large             | body over the proxy's limit |
 | 429    | rate_limit_error      | rate_limit_exceeded           | the key's rpm/tpm window is full (+ Retry-After) |
 | 503    | server_error          | no_replica / upstream_unavailable | no healthy replica, or every one tried failed |
@@ -19,6 +20,22 @@ from __future__ import annotations
 
 import orjson
 from starlette.responses import Response
+
+
+class JSONAnswer(Response):
+    """A complete JSON answer, built without Response.__init__'s header rendering (the hot path's answers)."""
+
+    def __init__(self, body: bytes, status: int = 200, request_id: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.body = body
+        self.status_code = status
+        self.background = None
+        raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        if request_id is not None:
+            raw.append((b"x-request-id", request_id.encode()))
+        for name, value in (headers or {}).items():
+            raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        self.raw_headers = raw
 
 
 class ProxyError(Exception):
@@ -38,8 +55,7 @@ class ProxyError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def response(self) -> Response:
-        return Response(orjson.dumps(self.body()), status_code=self.status, headers=self.headers,
-                        media_type="application/json")
+        return JSONAnswer(orjson.dumps(self.body()), self.status, headers=self.headers)
 
 
 class BadRequest(ProxyError):
@@ -56,6 +72,10 @@ class OverBudget(ProxyError):
 
 class ModelNotFound(ProxyError):
     status, type, code = 404, "invalid_request_error", "model_not_found"
+
+
+class UnknownURL(ProxyError):
+    status, type, code = 404, "invalid_request_error", "unknown_url"
 
 
 class TooLarge(ProxyError):

@@ -31,7 +31,13 @@ from starlette.responses import Response
 
 from domains.identity import KeyPrincipal
 from gateway.proxy.bodies import InferenceRequest, parse
-from gateway.proxy.errors import InvalidKey, ModelNotFound, TooLarge, Unavailable
+from gateway.proxy.errors import (
+    InvalidKey,
+    JSONAnswer,
+    ModelNotFound,
+    TooLarge,
+    Unavailable,
+)
 from gateway.proxy.meter import Meter
 from gateway.proxy.settings import ProxySettings
 from gateway.proxy.streaming import Relay
@@ -73,8 +79,7 @@ class Proxy:
         principal = self.authenticate(request)
         data = [{"id": e.model, "object": "model", "created": int(e.updated.timestamp()), "owned_by": e.tenant}
                 for e in self.replicas.models(principal.tenant) if principal.allows(e.model)]
-        return Response(orjson.dumps({"object": "list", "data": sorted(data, key=lambda m: m["id"])}),
-                        media_type="application/json")
+        return JSONAnswer(orjson.dumps({"object": "list", "data": sorted(data, key=lambda m: m["id"])}))
 
     async def serve(self, endpoint: str, request: Request) -> Response:
         start = self.clock()
@@ -93,7 +98,7 @@ class Proxy:
                 await self.limits.settle(reservation, m.tokens)
             except Exception as exc:  # noqa: BLE001 - the counts stay at the reservation (errs toward refusing)
                 log.warning("settling %s failed: %s", m.request_id, exc)
-            self.usage.record(m.record())
+            self.usage.record(m.fields())
 
         try:
             if req.stream:
@@ -123,8 +128,7 @@ class Proxy:
             meter.outcome = "ok" if answer.status_code < 400 else "error"
             with contextlib.suppress(ValueError):
                 meter.usage(orjson.loads(answer.content).get("usage"))
-            return Response(answer.content, status_code=answer.status_code, media_type="application/json",
-                            headers={"x-request-id": meter.request_id})
+            return JSONAnswer(answer.content, answer.status_code, meter.request_id)
         raise self._unavailable(req, meter)
 
     async def _stream(self, request: Request, req: InferenceRequest, p: KeyPrincipal, meter: Meter, finish):
@@ -150,8 +154,7 @@ class Proxy:
                 meter.status, meter.outcome = response.status_code, "error"
                 await response.aclose()
                 await finish(meter)
-                return Response(response.content, status_code=response.status_code, media_type="application/json",
-                                headers={"x-request-id": meter.request_id})
+                return JSONAnswer(response.content, response.status_code, meter.request_id)
 
             async def done(m: Meter, replica=replica) -> None:
                 replica.inflight -= 1
@@ -196,22 +199,40 @@ class Proxy:
 
 
 async def _unless_disconnected(request: Request, call):
-    """The call's result, or None (call cancelled) if the client disconnects first."""
-    task = asyncio.ensure_future(call)
-    watch = asyncio.ensure_future(_disconnect(request))
+    """The call's result, or None (call cancelled) if the client disconnects first.
+
+    The client going away cancels this task (then the call closes its upstream
+    connection): through the server's disconnect hooks when it offers them
+    (serving.py), else through a watcher task reading `http.disconnect`.
+    """
+    task = asyncio.current_task()
+    gone = False
+
+    def cancel() -> None:
+        nonlocal gone
+        gone = True
+        task.cancel()
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        cancel()
+
+    hooks = getattr(request, "disconnect_hooks", None)
+    watcher = None
+    if hooks is not None:
+        hooks.append(cancel)
+    else:
+        watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        return await call
+    except asyncio.CancelledError:
+        if gone:
+            task.uncancel()
+            return None
+        raise
     finally:
-        for t in (task, watch):
-            if not t.done():
-                t.cancel()
-    if task.cancelled() or not task.done():
-        with contextlib.suppress(BaseException):
-            await task
-        return None
-    return task.result()
-
-
-async def _disconnect(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
+        if watcher is not None:
+            watcher.cancel()
+        else:
+            hooks.remove(cancel)

@@ -75,12 +75,17 @@ class Meter:
             return self.completion_tokens
         return self.chunks
 
-    def record(self) -> InferenceRequestRecorded:
+    def fields(self) -> dict:
+        """The usage record's fields as of now (the request ends now), in the schema's field order."""
         latency = (time.perf_counter() - self.started) * 1000
-        return InferenceRequestRecorded(
-            request_id=self.request_id, tenant=self.tenant, key_id=self.key_id, model=self.request.model,
-            endpoint=self.request.endpoint, stream=self.request.stream, outcome=self.outcome, status=self.status,
-            prompt_tokens=self._prompt(), completion_tokens=self._completion(), estimated=self.estimated,
-            deployment=self.deployment, replica=self.replica, generation=self.generation, attempts=self.attempts,
-            start=self.start, end=self.start + timedelta(milliseconds=latency), latency_ms=round(latency, 3),
-            first_token_ms=None if self.first_token_ms is None else round(self.first_token_ms, 3))
+        return {"request_id": self.request_id, "tenant": self.tenant, "key_id": self.key_id,
+                "model": self.request.model, "endpoint": self.request.endpoint, "stream": self.request.stream,
+                "outcome": self.outcome, "status": self.status, "prompt_tokens": self._prompt(),
+                "completion_tokens": self._completion(), "estimated": self.estimated, "deployment": self.deployment,
+                "replica": self.replica, "generation": self.generation, "attempts": self.attempts,
+                "start": self.start, "end": self.start + timedelta(milliseconds=latency),
+                "latency_ms": round(latency, 3),
+                "first_token_ms": None if self.first_token_ms is None else round(self.first_token_ms, 3)}
+
+    def record(self) -> InferenceRequestRecorded:
+        return InferenceRequestRecorded(**self.fields())

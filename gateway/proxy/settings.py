@@ -10,6 +10,7 @@
 | eject_s            | TESSERA_PROXY_EJECT_S             | 5 (a failed replica is skipped this long) |
 | max_connections    | TESSERA_PROXY_MAX_CONNECTIONS     | 1024 (upstream pool) |
 | read_timeout_s     | TESSERA_PROXY_READ_TIMEOUT_S      | 600 |
+| freeze_heap        | TESSERA_PROXY_FREEZE_HEAP         | true (gc.freeze() once started: shorter GC pauses) |
 Read at the composition root (`load`), never at import.
 """
 
@@ -33,6 +34,7 @@ class ProxySettings:
     eject_s: float = 5.0
     max_connections: int = 1024
     read_timeout_s: float = 600.0
+    freeze_heap: bool = True
 
     @classmethod
     def load(cls, config: Path | None = None, env: dict[str, str] | None = None) -> ProxySettings:
@@ -49,7 +51,19 @@ class ProxySettings:
             if f.name in values:
                 kind = type(getattr(settings, f.name))
                 try:
-                    settings = replace(settings, **{f.name: kind(values[f.name])})
+                    value = _bool(values[f.name]) if kind is bool else kind(values[f.name])
+                    settings = replace(settings, **{f.name: value})
                 except (TypeError, ValueError):
                     raise ConfigError(f"proxy.{f.name}: expected {kind.__name__}, got {values[f.name]!r}") from None
         return settings
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)

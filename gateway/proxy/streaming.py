@@ -2,7 +2,8 @@
 
 `Relay` is an ASGI response: it sends the events as they arrive (bytes as
 the engine wrote them), watches the client's side of the connection at the
-same time, and ends in exactly one of three ways:
+same time (through the server's disconnect hooks, serving.py, where offered;
+else a task reading `http.disconnect`), and ends in exactly one of three ways:
 - the engine sent `data: [DONE]` (or closed after its last event): outcome "ok";
 - the client disconnected: the relay task is cancelled, the upstream response
   is closed, which closes its connection and makes the engine abort the
@@ -22,11 +23,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-import httpx
 import orjson
 from starlette.responses import Response
 
+from gateway.proxy.http1 import Response as Upstream
 from gateway.proxy.meter import Meter
+from gateway.proxy.serving import HOOKS
 from gateway.proxy.upstream import data_of
 
 SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
@@ -35,7 +37,7 @@ DONE = b"[DONE]"
 
 
 class Relay(Response):
-    def __init__(self, meter: Meter, response: httpx.Response, events, first: bytes, *, client_usage: bool,
+    def __init__(self, meter: Meter, response: Upstream, events, first: bytes, *, client_usage: bool,
                  finish: Callable[[Meter], Awaitable[None]], headers: list[tuple[bytes, bytes]]) -> None:
         super().__init__(status_code=200, media_type="text/event-stream")  # a Response, so FastAPI passes it through
         self.meter = meter
@@ -47,6 +49,10 @@ class Relay(Response):
         self.sse_headers = SSE_HEADERS + headers
 
     async def __call__(self, scope, receive, send) -> None:
+        hooks = (scope.get("extensions") or {}).get(HOOKS)
+        if hooks is not None:  # the server calls us when the client goes (serving.py): no watcher task needed
+            await self._relay_hooked(hooks, send)
+            return
         pump = asyncio.create_task(self._pump(send))
         listen = asyncio.create_task(_disconnected(receive))
         try:
@@ -63,6 +69,29 @@ class Relay(Response):
                 await self.response.aclose()
             await self.finish(self.meter)
 
+    async def _relay_hooked(self, hooks: list, send) -> None:
+        task = asyncio.current_task()
+        gone = False
+
+        def cancel() -> None:
+            nonlocal gone
+            gone = True
+            task.cancel()
+
+        hooks.append(cancel)
+        try:
+            await self._pump(send)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            task.uncancel()
+            self.meter.outcome, self.meter.status = "aborted", 499
+        finally:
+            hooks.remove(cancel)
+            with contextlib.suppress(Exception):
+                await self.response.aclose()
+            await self.finish(self.meter)
+
     async def _pump(self, send) -> None:
         self.meter.status = 200
         await send({"type": "http.response.start", "status": 200, "headers": self.sse_headers})
@@ -73,7 +102,7 @@ class Relay(Response):
                     if not await self._forward(event, send):
                         break
             self.meter.outcome = "ok"
-        except (httpx.HTTPError, OSError) as exc:
+        except OSError as exc:
             error = {"error": {"message": f"the model server failed mid-stream: {type(exc).__name__}",
                                "type": "server_error", "param": None, "code": "upstream_failed"}}
             await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(error) + b"\n\n",

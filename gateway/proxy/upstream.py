@@ -1,4 +1,4 @@
-"""The proxy -> engine transport: plain HTTP/1.1 with a pooled httpx client, and SSE framing.
+"""The proxy -> engine transport: plain HTTP/1.1 over the pooled client of http1.py, and SSE framing.
 
 Direct HTTP (not NATS request/reply): the engines (vLLM, llama.cpp) speak
 OpenAI over HTTP already, so the proxy forwards bytes without re-framing,
@@ -15,54 +15,58 @@ ends or breaks before its first event.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
-import httpx
+from gateway.proxy.http1 import Client, Response
 
-HEADERS = {"content-type": "application/json", "accept-encoding": "identity"}
+HEADERS = b"content-type: application/json\r\naccept-encoding: identity\r\n"
 
 
 class UpstreamFailed(Exception):
     pass
 
 
-def new_client(*, max_connections: int = 1024, connect_s: float = 2.0, read_s: float = 600.0) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
-                          keepalive_expiry=30)
-    timeout = httpx.Timeout(connect=connect_s, read=read_s, write=30.0, pool=30.0)
-    # TCP_NODELAY: httpcore writes a request's head and body separately; with Nagle on, the body waits
-    # for the ACK of the head (delayed ACK), adding milliseconds to every request.
-    transport = httpx.AsyncHTTPTransport(limits=limits, http1=True, http2=False,
-                                         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False)
+def new_client(*, max_connections: int = 1024, connect_s: float = 2.0, read_s: float = 600.0) -> Client:
+    return Client(max_connections=max_connections, connect_s=connect_s, read_s=read_s)
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes, request_id: str) -> httpx.Response:
-    """A complete (non-streaming) answer; 4xx are returned, 5xx and transport errors raise UpstreamFailed."""
+async def _send(client: Client, url: str, body: bytes, request_id: str) -> Response:
     try:
-        response = await client.post(url, content=body, headers={**HEADERS, "x-request-id": request_id})
-    except httpx.HTTPError as exc:
+        return await client.request("POST", url, body, HEADERS + b"x-request-id: %s\r\n" % request_id.encode())
+    except OSError as exc:
         raise UpstreamFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def post(client: Client, url: str, body: bytes, request_id: str) -> Response:
+    """A complete (non-streaming) answer; 4xx are returned, 5xx and transport errors raise UpstreamFailed.
+
+    Cancelled while waiting: the connection is closed (the engine sees its client go).
+    """
+    response = await _send(client, url, body, request_id)
+    try:
+        await response.aread()
+    except OSError as exc:
+        raise UpstreamFailed(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        await response.aclose()
     if response.status_code >= 500:
         raise UpstreamFailed(f"HTTP {response.status_code}: {response.text[:200]}")
     return response
 
 
-async def open_stream(client: httpx.AsyncClient, url: str, body: bytes, request_id: str):
+async def open_stream(client: Client, url: str, body: bytes, request_id: str):
     """(response, events, first): an open streaming answer whose first SSE event has arrived.
 
     A non-200 answer is returned read in full with events = None (4xx: the
     engine's refusal, passed on); the caller closes `response` in any case.
     """
-    request = client.build_request("POST", url, content=body, headers={**HEADERS, "x-request-id": request_id})
-    try:
-        response = await client.send(request, stream=True)
-    except httpx.HTTPError as exc:
-        raise UpstreamFailed(f"{type(exc).__name__}: {exc}") from exc
+    response = await _send(client, url, body, request_id)
     try:
         if response.status_code != 200:
-            await response.aread()
+            try:
+                await response.aread()
+            except OSError as exc:
+                raise UpstreamFailed(f"{type(exc).__name__}: {exc}") from exc
             if response.status_code >= 500:
                 raise UpstreamFailed(f"HTTP {response.status_code}: {response.text[:200]}")
             return response, None, None
@@ -71,7 +75,7 @@ async def open_stream(client: httpx.AsyncClient, url: str, body: bytes, request_
             first = await events.__anext__()
         except StopAsyncIteration:
             raise UpstreamFailed("the stream ended before its first event") from None
-        except httpx.HTTPError as exc:
+        except OSError as exc:
             raise UpstreamFailed(f"{type(exc).__name__}: {exc}") from exc
         return response, events, first
     except BaseException:

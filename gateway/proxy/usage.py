@@ -1,7 +1,11 @@
 """Usage records of served requests, published to USAGE off the request path.
 
-`record(event)` queues one `InferenceRequestRecorded` (schemas/usage.py); a
-worker publishes what is queued in pipelined batches (`Publisher.publish_many`)
+`record(fields)` queues one `InferenceRequestRecorded` (schemas/usage.py), given
+as the record itself or as its fields (`Meter.fields()`: the hot path, encoded
+straight to the envelope's bytes by `fields_msg`, the exact bytes
+`encode(usage_envelope(record))` gives, without pydantic's validation and
+dump on every request; tests/unit/test_proxy_usage_bytes.py holds them equal,
+and every consumer still decodes strictly); a worker publishes what is queued in pipelined batches (`Publisher.publish_many`)
 as envelopes on `usage.<tenant>.inference`, `Nats-Msg-Id` = request id. A
 batch that fails (no PubAck, a lost connection) is sent again with the same
 ids until it is acknowledged: JetStream's dedupe makes the resend harmless, so
@@ -17,6 +21,8 @@ import asyncio
 import contextlib
 import logging
 
+import orjson
+
 from bus import subjects
 from bus.publish import OutMsg, Publisher
 from schemas import Envelope, encode
@@ -24,10 +30,12 @@ from schemas.usage import InferenceRequestRecorded
 
 log = logging.getLogger("tessera.proxy.usage")
 SOURCE = "inference"
+SOURCE_URI = "/tessera/proxy"
+TYPE = InferenceRequestRecorded.TYPE
 
 
 def usage_envelope(record: InferenceRequestRecorded) -> Envelope:
-    return Envelope(specversion="1.0", id=record.request_id, source="/tessera/proxy", type=record.TYPE,
+    return Envelope(specversion="1.0", id=record.request_id, source=SOURCE_URI, type=record.TYPE,
                     time=record.end, tenant=record.tenant, actor=f"apikey:{record.tenant}/{record.key_id}",
                     correlationid=record.request_id, data=record, aggregate="usage",
                     aggregateid=record.request_id, version=1)
@@ -36,6 +44,16 @@ def usage_envelope(record: InferenceRequestRecorded) -> Envelope:
 def usage_msg(record: InferenceRequestRecorded) -> OutMsg:
     return OutMsg(subject=subjects.usage_subject(record.tenant, SOURCE), data=encode(usage_envelope(record)),
                   msg_id=record.request_id)
+
+
+def fields_msg(data: dict) -> OutMsg:
+    """The OutMsg of the record with these fields (Meter.fields()), encoded as `encode(usage_envelope(...))`."""
+    rid, tenant = data["request_id"], data["tenant"]
+    body = {"specversion": "1.0", "id": rid, "source": SOURCE_URI, "type": TYPE, "time": data["end"],
+            "datacontenttype": "application/json", "tenant": tenant, "actor": f"apikey:{tenant}/{data['key_id']}",
+            "correlationid": rid, "aggregate": "usage", "aggregateid": rid, "version": 1, "data": data}
+    return OutMsg(subject=subjects.usage_subject(tenant, SOURCE), data=orjson.dumps(body, option=orjson.OPT_UTC_Z),
+                  msg_id=rid)
 
 
 class UsageSink:
@@ -53,9 +71,9 @@ class UsageSink:
     def pending(self) -> int:
         return self.queue.qsize()
 
-    def record(self, record: InferenceRequestRecorded) -> None:
+    def record(self, record: InferenceRequestRecorded | dict) -> None:
         self._idle.clear()
-        self.queue.put_nowait(usage_msg(record))
+        self.queue.put_nowait(fields_msg(record) if isinstance(record, dict) else usage_msg(record))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="proxy-usage")

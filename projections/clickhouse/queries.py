@@ -53,7 +53,7 @@ def table_digest(client, db: str) -> str:
     """A deterministic digest of every raw table's deduplicated content (T7 for ClickHouse)."""
     parts = []
     for table, key in (("job_events", "seq"), ("gpu_usage_intervals", "tenant, job_id, start_seq"),
-                       ("node_samples", "cluster, node, seq")):
+                       ("node_samples", "cluster, node, seq"), ("audit_events", "tenant, time, seq")):
         result = client.query(
             f"SELECT count(), groupBitXor(cityHash64(*)) FROM (SELECT * FROM {db}.{table} FINAL ORDER BY {key})")
         parts.append(f"{table}:{result.result_rows[0][0]}:{result.result_rows[0][1]}")

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from projections.clickhouse import gpu_usage, job_events, node_samples, state
+from projections.clickhouse import (
+    audit_events,
+    gpu_usage,
+    job_events,
+    node_samples,
+    state,
+)
 from schemas import Envelope
 from schemas import fleet as f
 from schemas import jobs as j
 
-TABLES = ("job_events", "gpu_usage_intervals", "node_samples")
+TABLES = ("job_events", "gpu_usage_intervals", "node_samples", "audit_events")
 
 
 def rows_for(env: Envelope, seq: int, st: state.UsageState) -> dict[str, list[tuple]]:
@@ -24,6 +30,7 @@ def rows_for(env: Envelope, seq: int, st: state.UsageState) -> dict[str, list[tu
         "job_events": job_events.to_rows(env, seq),
         "gpu_usage_intervals": gpu_usage.to_rows(env, seq, st),
         "node_samples": node_samples.to_rows(env, seq, st),
+        "audit_events": audit_events.to_rows(env, seq),
     }
 
 
@@ -40,8 +47,9 @@ _STATEFUL: dict[type, tuple[tuple[str, Callable], ...]] = {
 def batch_rows(todo: list[tuple[Envelope, int]], st: state.UsageState) -> dict[str, list[tuple]]:
     """Every table's rows for `todo`, in order, moving `st` past each event (same rows as `rows_for`)."""
     tables: dict[str, list[tuple]] = {t: [] for t in TABLES}
-    events, with_row = tables["job_events"], job_events.ROW_STATUS
+    events, with_row, audit = tables["job_events"], job_events.ROW_STATUS, tables["audit_events"]
     for env, seq in todo:
+        audit += audit_events.to_rows(env, seq)
         kind = type(env.data)
         if kind in with_row:
             events += job_events.to_rows(env, seq)

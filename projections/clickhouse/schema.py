@@ -12,6 +12,10 @@ Idempotence is built into the tables, not only into the writer:
 - `projection_tracking` holds each projection's last stored sequence, written
   after its rows: a replay below it is skipped before any insert.
 
+`audit_events` (every event of every aggregate) is keyed for its queries
+(audit_query.py): tenant and time range by the sorting key, actor, object and
+type by skip indexes; pages by (time, seq).
+
 `create(client, database)` is idempotent (IF NOT EXISTS everywhere).
 """
 
@@ -23,6 +27,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "gpu_usage_intervals": ("tenant", "job_id", "start_seq", "end_seq", "gpu_model", "gpus", "start", "end",
                             "gpu_seconds", "closed", "end_reason", "nodes"),
     "node_samples": ("seq", "time", "cluster", "node", "gpu_model", "gpus_total", "gpus_used", "removed"),
+    "audit_events": ("seq", "time", "tenant", "actor", "credential", "aggregate", "aggregate_id", "type", "event_id",
+                     "version", "causation", "correlation", "data"),
     "projection_tracking": ("name", "seq"),
 }
 
@@ -46,6 +52,15 @@ CREATE TABLE IF NOT EXISTS {db}.node_samples (
     seq UInt64, time DateTime64(3, 'UTC'), cluster LowCardinality(String), node String,
     gpu_model LowCardinality(String), gpus_total UInt32, gpus_used UInt32, removed UInt8
 ) ENGINE = ReplacingMergeTree ORDER BY (cluster, node, seq);
+
+CREATE TABLE IF NOT EXISTS {db}.audit_events (
+    seq UInt64, time DateTime64(6, 'UTC'), tenant LowCardinality(String), actor String, credential String,
+    aggregate LowCardinality(String), aggregate_id String, type LowCardinality(String), event_id String,
+    version UInt64, causation String, correlation String, data String,
+    INDEX actor_idx actor TYPE bloom_filter GRANULARITY 4,
+    INDEX object_idx aggregate_id TYPE bloom_filter GRANULARITY 4,
+    INDEX type_idx type TYPE set(256) GRANULARITY 4
+) ENGINE = ReplacingMergeTree ORDER BY (tenant, time, seq);
 
 CREATE TABLE IF NOT EXISTS {db}.projection_tracking (
     name String, seq UInt64
@@ -88,6 +103,12 @@ def column_types(client, database: str) -> dict[str, list[str]]:
                           parameters={"db": database})
     found = {(table, name): kind for table, name, kind in result.result_rows}
     return {table: [found[(table, name)] for name in names] for table, names in COLUMNS.items()}
+
+
+def missing(client, database: str) -> set[str]:
+    """The raw tables (`COLUMNS`) that do not exist yet."""
+    result = client.query("SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database})
+    return set(COLUMNS) - {name for (name,) in result.result_rows}
 
 
 def create(client, database: str) -> None:

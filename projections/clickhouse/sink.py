@@ -39,7 +39,7 @@ class Rejected:
 
 class ClickHouseSink:
     blocking = True  # the runner calls it from a worker thread
-    aggregates = frozenset({"node", "job"})
+    aggregates = None  # every aggregate: audit_events keeps them all (the other tables read node and job events)
 
     def __init__(self, client, *, database: str = "tessera", name: str = "clickhouse",
                  on_rejected: Callable[[Rejected], None] | None = None) -> None:
@@ -53,10 +53,17 @@ class ClickHouseSink:
         self.state = state.UsageState()
 
     def setup(self) -> ClickHouseSink:
-        """Create the tables (idempotent) and recover position and converter state."""
+        """Create the tables (idempotent) and recover position and converter state.
+
+        A table added since the position was stored (e.g. audit_events) would miss every event
+        before it: the projection then starts over from sequence 1 (`reset`), like a rebuild.
+        """
+        added = self._call(schema.missing, self.client, self.db)
         self._call(schema.create, self.client, self.db)
         self._types = self._call(schema.column_types, self.client, self.db)
         self._position = self._call(self.stored_position)
+        if self._position and added:
+            self.reset()
         self.state = self._call(state.load, self.client, self.db, self._position)
         return self
 

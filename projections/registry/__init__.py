@@ -1,4 +1,4 @@
-"""Registry read models: clusters, nodes, jobs and workflows, in memory, for the gateway's list and get.
+"""Registry read models: clusters, nodes, jobs, workflows, deployments; in memory, for the gateway's list and get.
 
 Each model folds `EVT` in stream order (pure converters + an indexed store),
 tracks the last applied sequence (a redelivered or replayed event is a no-op)
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 
 from projections.registry.clusters import ClustersModel, ClusterView
+from projections.registry.deployments import DeploymentsModel, DeploymentView
 from projections.registry.jobs import JobsModel, JobView, Slot
 from projections.registry.nodes import NodesModel, NodeView
 from projections.registry.paging import InvalidQuery, Page
@@ -26,17 +27,18 @@ from schemas import Envelope
 
 
 class Registry:
-    """The four models fed as one projection (one position, one pass over the log)."""
+    """The models fed as one projection (one position, one pass over the log)."""
 
     name = "registry"
-    aggregates = frozenset({"cluster", "node", "job", "workflow"})  # what the runner decodes for it
+    aggregates = frozenset({"cluster", "node", "job", "workflow", "deployment"})  # what the runner decodes for it
 
     def __init__(self) -> None:
         self.clusters = ClustersModel()
         self.nodes = NodesModel()
         self.jobs = JobsModel()
         self.workflows = WorkflowsModel()
-        self.models = (self.clusters, self.nodes, self.jobs, self.workflows)
+        self.deployments = DeploymentsModel()
+        self.models = (self.clusters, self.nodes, self.jobs, self.workflows, self.deployments)
 
     def reset(self) -> None:
         """Empty models at position 0 (a rebuild from zero follows)."""
@@ -62,6 +64,7 @@ class Registry:
 
 
 __all__ = [
-    "ClusterView", "ClustersModel", "InvalidQuery", "JobView", "JobsModel", "NodeView", "NodesModel", "Page",
+    "ClusterView", "ClustersModel", "DeploymentView", "DeploymentsModel", "InvalidQuery", "JobView", "JobsModel",
+    "NodeView", "NodesModel", "Page",
     "Registry", "Slot", "TaskView", "WorkflowView", "WorkflowsModel",
 ]

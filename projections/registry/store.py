@@ -70,6 +70,11 @@ class IndexedStore(Generic[T]):
         if self._stale:
             self._reindex()
 
+    def load(self, items: Iterable[T]) -> None:
+        """Replace every item at once (a restored snapshot); the indexes are rebuilt on `resume()` or the first list."""
+        self._items = {self._key(item): item for item in items}
+        self._deferred = self._stale = True
+
     def put(self, item: T) -> None:
         """Insert or replace; only the buckets whose value or sort key changed are touched."""
         id = self._key(item)

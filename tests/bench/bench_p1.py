@@ -2,7 +2,8 @@
 
 Run:  .venv/bin/python -m tests.bench.bench_p1                 (10,000 jobs at max rate + 20 s at 500 jobs/s)
       .venv/bin/python -m tests.bench.bench_p1 --quick         (smoke run: 2,000 jobs + 5 s at 500 jobs/s)
-      options: --jobs N, --rate R, --seconds S, --nodes N, --profile (cProfile of the max-rate phase)
+      options: --jobs N, --rate R, --seconds S, --nodes N, --profile (cProfile of the max-rate phase),
+               --gateway-jobs N (0: no P1g), --clients C, --gateway-process
 
 Starts its own nats-server (ServerProcess: temporary store, file storage,
 default fsync), then in this process: the `ControlPlane` (command consumer +
@@ -21,11 +22,19 @@ as the gateway sends them:
          (taken when it is published) to when the read model showed the job placed, and
          to the JobPlaced envelope's time (the decision)
 
+  P1g    through the HTTP gateway: `GatewayRuntime` (rate limit raised) in the control
+         plane's process, as `tessera up` runs it (`--gateway-process`: in a process of its
+         own); a load generator in a child process (so it does not take the server's CPU)
+         POSTs /v1/jobs with the bootstrap platform-admin token from `--clients` concurrent
+         httpx connections, closed loop (each with an Idempotency-Key: a dropped
+         connection is retried, at most 3 times). jobs/s from the first POST until every job is
+         `placed` in the read model; per job, submit->placed (from just before the POST)
+         and submit->202. The gateway answers 202 only once its own read model applied
+         JobSubmitted (read-your-writes), so the 202 includes that wait.
+
 Each job asks for 1 H100 GPU (the fleet holds 40,000), so every job is placeable;
 the run checks that every job is `placed` in the read model and that no command
-was dead-lettered. TODO(lead): the same figures through the HTTP gateway (H3's
-POST /v1/jobs) belong next to P1a/P1b as P1g. A benchmark, not a test: nothing
-asserts a timing.
+was dead-lettered. A benchmark, not a test: nothing asserts a timing.
 """
 
 from __future__ import annotations
@@ -36,18 +45,21 @@ import contextlib
 import cProfile
 import io
 import logging
+import multiprocessing
 import os
 import platform
 import pstats
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import psutil  # noqa: E402
 from nats.js.api import StorageType, StreamConfig  # noqa: E402
 
 from bus import subjects  # noqa: E402
@@ -218,6 +230,120 @@ async def fixed_rate(publisher: Publisher, clock: PlacedClock, run: str, rate: f
     return list(sent_at), sent_at, achieved
 
 
+# ----------------------------------------------------------------------------- P1g: the HTTP gateway
+
+def gateway_settings():
+    from gateway.http.settings import GatewaySettings
+
+    return GatewaySettings(port=0, rate=1e9, burst=1_000_000_000, command_timeout=60.0)
+
+
+def post_jobs(url: str, token: str, n: int, clients: int) -> list[tuple[str, float, float, int]]:
+    """Child process: `n` POST /v1/jobs over `clients` connections; (job id, sent, answered, status) each."""
+    return asyncio.run(_post_jobs(url, token, n, clients))
+
+
+async def _post_jobs(url: str, token: str, n: int, clients: int) -> list[tuple[str, float, float, int]]:
+    import httpx
+
+    body = SPEC.model_dump(mode="json", exclude_defaults=True)
+    done: list[tuple[str, float, float, int]] = []
+    issued = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                                 timeout=120.0) as http:
+        async def client() -> None:
+            nonlocal issued
+            while issued < n:
+                index, issued = issued, issued + 1
+                sent = time.time()
+                headers = {"X-Tessera-Tenant": TENANTS[index % 4], "Idempotency-Key": f"p1g-{index}"}
+                for attempt in range(3):  # a dropped connection is retried: the key makes that safe
+                    try:
+                        answer = await http.post("/v1/jobs", json=body, headers=headers)
+                        break
+                    except httpx.TransportError as exc:
+                        if attempt == 2:
+                            done.append((f"{type(exc).__name__}: {exc}", sent, time.time(), 0))
+                            answer = None
+                if answer is None:
+                    continue
+                job = answer.json().get("id", "") if answer.status_code == 202 else answer.text[:200]
+                done.append((job, sent, time.time(), answer.status_code))
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return done
+
+
+def serve_gateway(nats_url: str, conn) -> None:
+    """Child process (`--gateway-process`): a GatewayRuntime; sends (url, token), serves until told to stop."""
+    asyncio.run(_serve_gateway(nats_url, conn))
+
+
+async def _serve_gateway(nats_url: str, conn) -> None:
+    from gateway.http import GatewayRuntime
+
+    settings = Settings(nats_url=nats_url)
+    nc = await connect(nats_url, settings, name="bench-p1-gateway", pending_size=64 * 1024 * 1024)
+    gateway = GatewayRuntime(Bus(nc=nc, js=nc.jetstream(), settings=settings, url=nats_url), gateway_settings())
+    try:
+        await gateway.start()
+        url = await gateway.serve(port=0)
+        conn.send((url, await gateway.bootstrap()))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    finally:
+        await gateway.stop()
+        await nc.close()
+
+
+async def through_gateway(url: str, token: str, clock: PlacedClock, n: int, clients: int) -> dict[str, float]:
+    base = len(clock.seen)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = await asyncio.get_running_loop().run_in_executor(pool, post_jobs, url, token, n, clients)
+    answered = time.perf_counter() - start
+    refused = [(status, job) for job, _, _, status in done if status != 202]
+    if refused:
+        print(f"# P1g: {len(refused)} POSTs not accepted, first: {refused[0]}", flush=True)
+    await clock.wait_for(base + n - len(refused), timeout=max(120.0, n / 20))
+    elapsed = time.perf_counter() - start
+    ok = [(job, sent, got) for job, sent, got, status in done if status == 202]
+    placed = [(clock.seen[job] - sent) * 1000 for job, sent, _ in ok]
+    replied = [(got - sent) * 1000 for _, sent, got in ok]
+    return {"rate": len(ok) / elapsed, "answered": len(ok) / answered, **{
+        f"placed{p}": percentile(placed, p) for p in (50, 95, 99)}, **{
+        f"reply{p}": percentile(replied, p) for p in (50, 95, 99)}, "max": max(placed, default=float("nan"))}
+
+
+async def gateway_phase(url: str, settings: Settings, clock: PlacedClock, args) -> dict[str, float]:
+    if args.gateway_process:
+        parent, child = multiprocessing.get_context("spawn").Pipe()
+        server = multiprocessing.get_context("spawn").Process(target=serve_gateway, args=(url, child), daemon=True)
+        server.start()
+        try:
+            http, token = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
+            cpu = sum(psutil.Process(server.pid).cpu_times()[:2])
+            result = await through_gateway(http, token, clock, args.gateway_jobs, args.clients)
+            cpu = sum(psutil.Process(server.pid).cpu_times()[:2]) - cpu
+            print(f"# P1g: CPU of the gateway's process: {cpu:.1f} s, {cpu / args.gateway_jobs * 1e6:,.0f} us per job",
+                  flush=True)
+            return result
+        finally:
+            parent.send("stop")
+            await asyncio.get_running_loop().run_in_executor(None, server.join, 30)
+    from gateway.http import GatewayRuntime
+
+    nc = await connect(url, settings, name="bench-p1-gateway", pending_size=64 * 1024 * 1024)
+    gateway = GatewayRuntime(Bus(nc=nc, js=nc.jetstream(), settings=settings, url=url), gateway_settings())
+    try:
+        await gateway.start()
+        http = await gateway.serve(port=0)
+        return await through_gateway(http, await gateway.bootstrap(), clock, args.gateway_jobs, args.clients)
+    finally:
+        await gateway.stop()
+        await nc.close()
+
+
 async def dead_letters(nc) -> int:
     with contextlib.suppress(Exception):
         return (await nc.jetstream().stream_info("DLQ")).state.messages
@@ -250,12 +376,16 @@ async def run(url: str, args) -> None:
         await settled(plane, nc_sub, registry, nodes)
         line(f"setup. {nodes:,} nodes x 8 GPUs onboarded, mirrored, seen by all", time.perf_counter() - started, "s")
 
-        profile = cProfile.Profile() if args.profile else None
+        profile = cProfile.Profile(time.process_time) if args.profile else None  # CPU time: the machine is shared
         if profile:
             profile.enable()
+        cpu = time.process_time()
         rate, published = await max_rate(publisher, clock, "max", args.jobs)
+        cpu = time.process_time() - cpu
         if profile:
             profile.disable()
+        print(f"# P1a: CPU of this process (plane + read model + submitter): {cpu:.1f} s, "
+              f"{cpu / args.jobs * 1e6:,.0f} us per job", flush=True)
         line(f"P1a. {args.jobs:,} jobs at max rate, submit -> placed in read model", rate, "jobs/s",
              f"{rate / raw * 100:.2f}% of P1r; submitted at {published:,.0f}/s; target >= 2,000")
 
@@ -268,15 +398,37 @@ async def run(url: str, args) -> None:
         line("P1b. p99 submit->placed", percentile(seen, 99), "ms",
              f"(decided: {percentile(decided, 99):.1f} ms; target <= 100 ms)")
         line("P1b. max submit->placed", max(seen), "ms")
+        if args.gateway_jobs:
+            gprofile = cProfile.Profile(time.process_time) if args.profile else None
+            cpu = time.process_time()
+            if gprofile:
+                gprofile.enable()
+            g = await gateway_phase(url, settings, clock, args)
+            if gprofile:
+                gprofile.disable()
+                if args.profile_out:
+                    gprofile.dump_stats(args.profile_out + ".p1g")
+            cpu = time.process_time() - cpu
+            print(f"# P1g: CPU of this process: {cpu:.1f} s, {cpu / args.gateway_jobs * 1e6:,.0f} us per job",
+                  flush=True)
+            where = "own process" if args.gateway_process else "plane's process"
+            line(f"P1g. {args.gateway_jobs:,} jobs via HTTP ({args.clients} clients, gateway in {where})",
+                 g["rate"], "jobs/s", f"submit -> placed in read model; 202s at {g['answered']:,.0f}/s")
+            line("P1g. p50 / p95 / p99 POST -> placed", g["placed50"], "ms",
+                 f"/ {g['placed95']:,.1f} / {g['placed99']:,.1f} ms (max {g['max']:,.1f})")
+            line("P1g. p50 / p95 / p99 POST -> 202 (read-your-writes)", g["reply50"], "ms",
+                 f"/ {g['reply95']:,.1f} / {g['reply99']:,.1f} ms")
         placed = sum(1 for job in clock.seen if registry.jobs.get(job).status == "placed")
         letters = await dead_letters(nc_sub)
         passes = plane.runners["placer"].reactor.passes
-        print(f"# jobs placed in the read model: {placed:,} of {args.jobs + len(jobs):,}; dead letters: {letters}; "
-              f"placer passes: {passes:,}", flush=True)
+        print(f"# jobs placed in the read model: {placed:,} of {args.jobs + len(jobs) + args.gateway_jobs:,}; "
+              f"dead letters: {letters}; placer passes: {passes:,}", flush=True)
         if profile:
+            if args.profile_out:
+                profile.dump_stats(args.profile_out)
             report = io.StringIO()
             pstats.Stats(profile, stream=report).sort_stats("tottime").print_stats(35)
-            print(f"\n--- cProfile: P1a (tottime; profiling slows it) ---\n{report.getvalue()}")
+            print(f"\n--- cProfile: P1a (tottime, CPU seconds; profiling slows it) ---\n{report.getvalue()}")
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -294,10 +446,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="length of the fixed-rate phase (default 20)")
     parser.add_argument("--nodes", type=int, default=5000, help="fleet size, 8 GPUs each (default 5,000)")
     parser.add_argument("--raw", type=int, default=50_000, help="messages of the raw publish reference")
+    parser.add_argument("--gateway-jobs", type=int, default=None,
+                        help="jobs POSTed through the HTTP gateway (default 2,000; quick 1,000; 0: no P1g)")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent HTTP connections of P1g (default 64)")
+    parser.add_argument("--gateway-process", action="store_true",
+                        help="P1g: the gateway in a process of its own (default: in the control plane's)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the max-rate phase")
+    parser.add_argument("--profile-out", default=None, help="with --profile: also write the stats to this file")
     args = parser.parse_args(argv)
     args.jobs = args.jobs or (2_000 if args.quick else 10_000)
     args.seconds = args.seconds or (5.0 if args.quick else 20.0)
+    if args.gateway_jobs is None:
+        args.gateway_jobs = 1_000 if args.quick else 2_000
     logging.basicConfig(level=logging.WARNING)
     print(f"# bench_p1: Python {platform.python_version()}, nproc {os.cpu_count()}, {platform.machine()}, "
           f"file storage, {args.nodes:,} nodes x 8 GPUs, {args.jobs:,} jobs + {args.rate:g}/s x {args.seconds:g} s",

@@ -2,7 +2,8 @@
 
 Run:  .venv/bin/python -m tests.bench.bench_rebuild                 (1,000,000 events, ~6 min on 2 cores)
       .venv/bin/python -m tests.bench.bench_rebuild --quick         (smoke run, 50,000 events)
-      options: --events N, --profile (cProfile of the all-projections rebuild, top functions by tottime)
+      options: --events N, --profile (cProfile of the all-projections rebuild, top functions by tottime),
+               --only restart [--tail N] (P3r/P3s/P3g only: restart from a snapshot, ~4 min at 1M)
 
 Starts its own nats-server (ServerProcess: temporary store, file storage,
 default fsync) and an embedded chdb in a temporary directory, writes N
@@ -21,8 +22,16 @@ then times, over the whole stream:
 and prints one line per figure: name, events/s, and the ratio to P3a measured
 in the same run (TARGETS.md, "How to report"; target >= 50,000 events/s for
 P3e). Each rebuild is checked against the others (registry hash, table digest):
-the figures are of correct rebuilds. Restart with snapshots (P3, second half) is
-issue 6 and not measured here. A benchmark, not a test: nothing asserts a timing.
+the figures are of correct rebuilds. A benchmark, not a test: nothing asserts a timing.
+
+Restart with snapshots (P3, second half; `--only restart` runs just these):
+
+  P3r  the gateway's read side (registry, identity, fleet view) built from zero
+  P3s  snapshot saved to the JetStream Object Store (projections.snapshots) at
+       N - tail events; size of the snapshots
+  P3g  restart: fresh models, snapshots loaded, the tail replayed (tail =
+       --tail, 10,000 by default); seconds, target <= 5 s, vs P3r; the
+       restarted state hashes equal the from-zero ones
 
 The workload: 8 clusters x 250 nodes x 8 GPUs (H100 / A100, pools train and
 infer), 400 tenants with a skewed (1/rank) share of the jobs, and jobs that go
@@ -393,6 +402,8 @@ async def run(url: str, chdb_path: Path, args) -> None:
         await ensure_streams(nc.jetstream(), Settings())
         rate = await write_events(nc, n)
         line(f"P3w. write {n:,} events, Publisher.publish_many", rate, "events/s", f"[{n / rate:.1f} s]")
+        if args.only == "restart":
+            return await restart(nc, n, args.tail)
 
         elapsed, count = await timed(replay_count(nc, with_decode=False))
         assert count == n, (count, n)
@@ -442,11 +453,58 @@ async def run(url: str, chdb_path: Path, args) -> None:
         await nc.close()
 
 
+async def restart(nc, n: int, tail: int) -> None:
+    """P3r, P3s, P3g: the gateway's read side from zero, then from a snapshot + a tail."""
+    import logging
+
+    from gateway.http.fleet import FleetView
+    from projections.identity import IdentityModel
+    from projections.registry import Registry
+    from projections.runner import ProjectionRunner
+    from projections.snapshots import SnapshotStore, restore_runner
+
+    logging.getLogger("tessera.gateway.fleet").setLevel(logging.ERROR)  # the workload's mirrored node events
+
+    def read_side():
+        return [Registry(), IdentityModel(), FleetView()]
+
+    zero = read_side()
+    zero_s, position = await timed(ProjectionRunner(nc, zero).catch_up())
+    elapsed = zero_s
+    assert position == n, position
+    line("P3r. gateway read side from zero (registry, identity, fleet)", n / elapsed, "events/s", f"[{elapsed:.1f} s]")
+
+    store, older = SnapshotStore(nc.jetstream()), read_side()
+    runner = ProjectionRunner(nc, older)
+    await runner.catch_up(until=n - tail)
+    start = time.perf_counter()
+    saved = await store.save(older, covered=runner.position())
+    size = sum([len(await store.get(f"live/{name}")) for name in saved])
+    print(f"{f'P3s. snapshot at seq {n - tail:,} saved':<58} {time.perf_counter() - start:>12.1f} {'s':<10} "
+          f"[{size / 1e6:.1f} MB in bucket tessera_snapshots]", flush=True)
+
+    restarted = read_side()
+    start = time.perf_counter()
+    runner = ProjectionRunner(nc, restarted)
+    loaded = await restore_runner(store, runner)
+    load_s = time.perf_counter() - start
+    position = await runner.catch_up()
+    tail_s = time.perf_counter() - start - load_s
+    restarted[0].jobs.list(page_size=1)  # indexes ready for readers
+    elapsed = time.perf_counter() - start
+    assert loaded == n - tail and position == n, (loaded, position)
+    same = [m.state_hash() for m in restarted[:2]] == [m.state_hash() for m in zero[:2]]
+    print(f"{'P3g. restart: snapshot + ' + f'{tail:,}-event tail':<58} {elapsed:>12.1f} {'s':<10} "
+          f"[load {load_s:.1f} s, tail + indexes {tail_s:.1f} s; P3r from zero {zero_s:.1f} s; target <= 5 s; same hashes: {same}]", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=None, help="events written and replayed (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 50,000 events")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the all-projections rebuild")
+    parser.add_argument("--only", choices=("restart",), help="run only these figures (restart: P3r, P3s, P3g)")
+    parser.add_argument("--tail", type=int, default=10_000, help="events after the snapshot for P3g")
     parser.add_argument("--sink-child", nargs=2, metavar=("URL", "CHDB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sink_child:

@@ -123,6 +123,6 @@ def test_disabling_a_user_stops_their_tokens(api, boss):
 def test_the_audit_trail_of_a_user_and_a_tenant(api, boss):
     trail = boss.get("/v1/audit/user/milton").json()["items"]
     assert [e["type"].split(".")[2] for e in trail] == ["user_created", "role_changed"]
-    assert trail[0]["actor"] == "user:initech/bill"
+    assert trail[0]["actor"] == f"user:initech/bill#{boss.get('/v1/whoami').json()['token_id']}"
     assert api.admin.get("/v1/audit/tenant/hooli").json()["items"][0]["type"].endswith("tenant_created.v1")
     assert boss.get("/v1/audit/tenant/hooli").status_code == 404

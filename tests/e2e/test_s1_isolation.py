@@ -2,7 +2,10 @@
 
 Two tenants (`s1a`, `s1b`), each with a tenant-admin, a member and a viewer
 created through the API, and objects of every kind in each (a job, a
-workflow, a target user, a target token); the fleet (`c1`) is platform-owned.
+workflow, a target user, a target token, a deployment, an API key, an invoice); the fleet (`c1`) is
+platform-owned. Invoices are written by the billing consumer, not by a command: each tenant's draft
+invoice is published on EVT as that consumer writes it (opened, a line, accrued usage), each tenant
+for its own period so the ids differ (an invoice id is `inv-<period>`, unique within a tenant only).
 The matrix is every (method, path) of `/openapi.json` with a path parameter
 (a route missing from `ID_ROUTES` fails the coverage test, so a new route
 cannot escape) x id class x caller role:
@@ -26,14 +29,23 @@ import random
 import string
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
 
+from bus import subjects
+from bus.publish import OutMsg, Publisher
+from domains.billing.periods import invoice_id, period_of
 from domains.identity.permissions import allowed
+from schemas import Envelope, encode
+from schemas import billing as b
+from schemas.metering import Price
 from tests.e2e.conftest import eventually, job_spec
 
 TENANTS = ("s1a", "s1b")
+INVOICE_AT = {"s1a": datetime(2026, 10, 15, tzinfo=UTC), "s1b": datetime(2026, 11, 15, tzinfo=UTC)}
 ROLES = ("viewer", "member", "tenant-admin")  # writers last: the viewer sees the objects untouched
 NODE_ACTIONS = ("cordon", "uncordon", "drain")
 AUDIT_KINDS = ("cluster", "node", "job", "workflow", "tenant", "user", "token")
@@ -70,17 +82,31 @@ ID_ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/workflows/{id}/events"): Route("workflow", "workflows:read"),
     ("GET", "/v1/workflows/{id}/watch"): Route("workflow", "workflows:read", sse=True),
     ("GET", "/v1/audit/{kind}/{id}"): Route("audit", "audit:read"),
+    ("GET", "/v1/deployments/{id}"): Route("deployment", "deployments:read"),
+    ("GET", "/v1/deployments/{id}/events"): Route("deployment", "deployments:read"),
+    ("POST", "/v1/deployments/{id}/scale"): Route("deployment", "deployments:write", {"replicas": 2}),
+    ("POST", "/v1/deployments/{id}/stop"): Route("deployment", "deployments:write", {"reason": "s1"}),
+    ("GET", "/v1/keys/{key_id}"): Route("key", "keys:read"),
+    ("POST", "/v1/keys/{key_id}/limits"): Route("key", "keys:write", {"rpm": 100, "tpm": None}),
+    ("POST", "/v1/keys/{key_id}/budget"): Route("key", "keys:write", {"budget": "5"}),
+    ("DELETE", "/v1/keys/{key_id}"): Route("key", "keys:write"),
+    ("GET", "/v1/invoices/{invoice_id}"): Route("invoice", "usage:read"),
+    ("GET", "/v1/invoices/{invoice_id}/export"): Route("invoice", "usage:read"),
 }
 # Lists (no id): (path, the key naming an item's tenant or None); write routes without an id: their action.
 LIST_ROUTES = {"/v1/tenants": "tenant", "/v1/users": "tenant", "/v1/tokens": "tenant", "/v1/jobs": "tenant",
-               "/v1/workflows": "tenant", "/v1/clusters": None, "/v1/nodes": None}
-OTHER_READS = {"/healthz", "/v1/whoami", "/v1/usage"}
+               "/v1/workflows": "tenant", "/v1/clusters": None, "/v1/nodes": None, "/v1/deployments": "tenant",
+               "/v1/keys": "tenant", "/v1/invoices": "tenant"}
+# Reads from ClickHouse (this stack has none: 503), or not tenant objects.
+OTHER_READS = {"/healthz", "/v1/whoami", "/v1/usage", "/v1/usage/preview", "/v1/audit"}
 WRITE_ROUTES = {("POST", "/v1/tenants"): "tenants:write", ("POST", "/v1/users"): "users:write",
                 ("POST", "/v1/tokens"): "tokens:write", ("POST", "/v1/clusters"): "clusters:write",
                 ("POST", "/v1/jobs"): "jobs:write", ("POST", "/v1/workflows"): "workflows:write",
-                ("POST", "/v1/allocation/dry-run"): "allocation:read"}
+                ("POST", "/v1/allocation/dry-run"): "allocation:read",
+                ("POST", "/v1/deployments"): "deployments:write", ("POST", "/v1/keys"): "keys:write"}
 
 WORKFLOW = {"name": "s1-flow", "tasks": [{"name": "big", "image": "x", "gpus": 64, "gpu_model": "H100"}]}
+DEPLOYMENT = {"name": "s1-model", "model": "s1/llm", "gpus": 64, "gpu_model": "H100", "max_replicas": 2}  # never fits
 
 
 @dataclass
@@ -91,10 +117,33 @@ class Tenant:
     token: str = ""  # a target token of the member caller (not the one it calls with)
     job: str = ""
     workflow: str = ""
+    deployment: str = ""
+    key: str = ""  # an API key's id
+    invoice: str = ""
 
     def ids(self) -> dict[str, str]:
         return {"tenant": self.name, "user": self.user, "token": self.token, "job": self.job,
-                "workflow": self.workflow}
+                "workflow": self.workflow, "deployment": self.deployment, "key": self.key, "invoice": self.invoice}
+
+
+def invoice_events(tenant: str, at: datetime) -> list[OutMsg]:
+    """A draft invoice of `tenant` for the month of `at`, as the billing consumer writes it (one GPU line)."""
+    period = period_of(at, "monthly")
+    inv = invoice_id(period.key)
+    line = b.InvoiceLine(line_id="l1", kind="gpu", item="H100", unit="gpu_second", priced_unit="gpu_hour",
+                         rate_card_version=1, price=Price(unit_price=Decimal("2.50")), currency="USD")
+    events = [b.InvoiceOpened(invoice_id=inv, tenant=tenant, period=period.key, period_start=period.start,
+                              period_end=period.end, currency="USD"),
+              b.InvoiceLineOpened(invoice_id=inv, line=line),
+              b.InvoiceUsageAccrued(invoice_id=inv, usage=[b.AccruedUsage(
+                  record_id=f"{tenant}-g1", line_id="l1", quantity=Decimal(3600), at=at, usage_seq=1)])]
+    out = []
+    for version, data in enumerate(events, 1):
+        env = Envelope(specversion="1.0", id=f"s1-{tenant}-{inv}-{version}", source="/tessera/billing",
+                       type=data.TYPE, time=at, tenant=tenant, actor="system:billing", correlationid=inv, data=data,
+                       aggregate="invoice", aggregateid=inv, version=version)
+        out.append(OutMsg(subjects.subject_for(env), encode(env), env.id))
+    return out
 
 
 def shaped_like(value: str, rng: random.Random) -> str:
@@ -129,6 +178,15 @@ def world(api, fleet) -> dict[str, Tenant]:
         r = t.callers["member"].post("/v1/workflows", json=WORKFLOW)
         assert r.status_code == 202, r.text
         t.workflow = r.json()["id"]
+        r = t.callers["member"].post("/v1/deployments", json=DEPLOYMENT)
+        assert r.status_code == 202, r.text
+        t.deployment = r.json()["id"]
+        r = t.callers["member"].post("/v1/keys", json={"name": "s1-key"})
+        assert r.status_code == 201, r.text
+        t.key = r.json()["id"]
+        api.stack.call(Publisher(api.stack.bus.nc).publish_many(invoice_events(name, INVOICE_AT[name])))
+        t.invoice = invoice_id(period_of(INVOICE_AT[name], "monthly").key)
+        eventually(lambda t=t: t.callers["viewer"].get(f"/v1/invoices/{t.invoice}").status_code == 200)
         out[name] = t
     for t in out.values():  # settled: nothing moves on its own from here on
         eventually(lambda t=t: api.admin.get(f"/v1/jobs/{t.job}").json()["status"] == "queued")
@@ -208,7 +266,10 @@ def read_all(api, t: Tenant) -> dict:
     q = {"tenant": t.name, "page_size": 500}
     urls = [f"/v1/tenants/{t.name}", "/v1/users", "/v1/tokens", "/v1/jobs", "/v1/workflows",
             f"/v1/jobs/{t.job}", f"/v1/jobs/{t.job}/events", f"/v1/workflows/{t.workflow}",
-            f"/v1/workflows/{t.workflow}/events", f"/v1/audit/tenant/{t.name}", "/v1/nodes", "/v1/clusters"]
+            f"/v1/workflows/{t.workflow}/events", f"/v1/audit/tenant/{t.name}", "/v1/nodes", "/v1/clusters",
+            "/v1/deployments", f"/v1/deployments/{t.deployment}", f"/v1/deployments/{t.deployment}/events",
+            "/v1/keys", f"/v1/keys/{t.key}", "/v1/invoices", f"/v1/invoices/{t.invoice}",
+            f"/v1/invoices/{t.invoice}/export"]
     urls += [f"/v1/audit/user/{u}" for u in [t.user, *(f"{t.name}-{r}" for r in ROLES)]]
     urls += [f"/v1/audit/token/{tok['id']}" for tok in api.admin.get("/v1/tokens", params=q).json()["items"]]
     out = {}
@@ -218,7 +279,7 @@ def read_all(api, t: Tenant) -> dict:
             params["tenant"] = t.name
         r = api.admin.get(url, params=params)
         assert r.status_code == 200, (url, r.text)
-        out[url] = r.json()
+        out[url] = r.text if url.endswith("/export") else r.json()  # CSV
     return out
 
 
@@ -289,10 +350,14 @@ def test_own_writes_in_the_matrix_took_effect(api, world):
         assert user["disabled"] is True and user["role"] == "viewer"
         tokens = api.admin.get("/v1/tokens", params={"tenant": t.name, "page_size": 500}).json()["items"]
         assert next(tok for tok in tokens if tok["id"] == t.token)["revoked"] is True
+        assert api.admin.get(f"/v1/deployments/{t.deployment}").json()["status"] == "stopped"
+        key = api.admin.get(f"/v1/keys/{t.key}", params={"tenant": t.name}).json()
+        assert (key["status"], key["rpm"], key["budget"]) == ("revoked", 100, "5")
 
 
 def foreign_strings(t: Tenant) -> list[str]:
-    return [t.name, t.user, t.token, t.job, t.workflow, *(f"{t.name}-{r}" for r in ROLES)]
+    return [t.name, t.user, t.token, t.job, t.workflow, t.deployment, t.key, t.invoice,
+            *(f"{t.name}-{r}" for r in ROLES)]
 
 
 @pytest.mark.parametrize("me", TENANTS)
@@ -311,6 +376,7 @@ def test_lists_never_show_another_tenants_items(api, world, me):
                 named = client.get(path, params={"tenant": foreign.name})
                 assert named.status_code == 403 and named.json()["error"]["field"] == "tenant", (role, path)
         assert client.get("/v1/jobs", params={"page_size": 500}).json()["items"]  # own items are there
+        assert [i["id"] for i in client.get("/v1/invoices").json()["items"]] == [own.invoice]
 
 
 def test_role_limits_on_every_write(api, world, fleet):
@@ -319,7 +385,8 @@ def test_role_limits_on_every_write(api, world, fleet):
               "/v1/users": {"user_id": "s1-new", "name": "x", "role": "viewer"},
               "/v1/tokens": {"name": "x"}, "/v1/clusters": {**fleet, "name": "s1-cluster"},
               "/v1/jobs": job_spec("s1-role", gpus=64), "/v1/workflows": WORKFLOW,
-              "/v1/allocation/dry-run": job_spec("s1-probe")}
+              "/v1/allocation/dry-run": job_spec("s1-probe"), "/v1/deployments": {**DEPLOYMENT, "name": "s1-role"},
+              "/v1/keys": {"name": "s1-role"}}
     t = world["s1a"]
     for role, client in t.callers.items():
         for (method, path), action in WRITE_ROUTES.items():

@@ -10,6 +10,11 @@ call without it, a missing required header is refused, an undocumented method
 answers 405 with a correct `Allow`, and ours: every 4xx/5xx is `{"error": {"code", "message",
 "field"}}` JSON.
 
+The stack runs the USAGE projection (rate cards from EVT, usage records from
+USAGE into chdb) as `tessera up` does, so `/v1/usage/preview` answers from
+its real rollup tables; one GPU usage record of the member's tenant
+(`fuzzco`) is priced by a published rate card.
+
 `POST /v1/clusters?dry_run=true` answers an invalid spec with 200 and its
 problems (documented), so the negative-data check is not applied to it.
 
@@ -22,7 +27,10 @@ default on failure.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from datetime import UTC, datetime
 
 import pytest
 import schemathesis
@@ -43,10 +51,15 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from adapters.clickhouse import client as clickhouse_client
+from bus import subjects
+from bus.publish import OutMsg, Publisher
 from bus.server import ServerProcess
 from domains.identity.tokens import parse
 from projections.clickhouse import ClickHouseSink
-from tests.e2e.conftest import Stack
+from projections.usage.service import UsageProjection
+from schemas import Envelope, encode
+from tests.e2e.conftest import Stack, eventually
+from tests.factories.usage import card, gpu
 
 MAX_EXAMPLES = 10
 FUZZERS = {"admin": ("_platform", "fuzz-admin", "platform-admin"), "member": ("fuzzco", "fuzz-member", "member")}
@@ -74,14 +87,38 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           unsupported_method, allow_header_conformance, error_shape]
 
 
+USAGE_START = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)  # this month
+
+
+async def seed_usage(nc) -> None:
+    """A rate card (EVT, platform) and one hour of H100 for fuzzco (USAGE), as the control plane writes them."""
+    published = card(1)
+    env = Envelope(specversion="1.0", id="s2-card-1", source="/tests", type=published.TYPE, time=USAGE_START,
+                   tenant="_platform", actor="tests", correlationid="s2", data=published, aggregate="ratecard",
+                   aggregateid="default", version=1)
+    await Publisher(nc).publish(OutMsg(subjects.subject_for(env), encode(env), env.id))
+    record = gpu("s2-g1", tenant="fuzzco", seconds="3600", start=USAGE_START)
+    env = Envelope(specversion="1.0", id=record.record_id, source="/tests", type=record.TYPE, time=record.end,
+                   tenant="fuzzco", actor="tests", correlationid="s2", data=record, aggregate="usage",
+                   aggregateid=record.record_id, version=1)
+    await Publisher(nc, stream="USAGE").publish(OutMsg(subjects.usage_subject("fuzzco", "gpu"), encode(env), env.id))
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """The e2e stack with a ClickHouse (chdb, empty usage tables) so /v1/usage is fuzzed for real, not a 503."""
+    """The e2e stack with a ClickHouse (chdb) and the USAGE projection, so /v1/usage* are fuzzed for real."""
     server = ServerProcess(store_dir=tmp_path_factory.mktemp("s2-nats") / "store", name="s2").start()
     ch = clickhouse_client(tmp_path_factory.mktemp("s2-ch") / "clickhouse")
     ClickHouseSink(ch, database="tessera").setup()
     running = Stack(server.url, clickhouse=ch).start()
+    usage, stop = UsageProjection(running.bus.nc, ch, batch_size=100), asyncio.Event()
+    running.call(seed_usage(running.bus.nc))
+    running.call(usage.catch_up())  # its tables exist before the first request
+    projecting = asyncio.run_coroutine_threadsafe(usage.run(stop), running.loop)
     yield running
+    running.loop.call_soon_threadsafe(stop.set)
+    with contextlib.suppress(Exception):
+        projecting.result(10)
     running.stop()
     ch.close()
     server.stop()
@@ -174,3 +211,13 @@ def test_what_the_fuzzing_found_stays_fixed(api, fuzzers):
     assert member.get("/v1/usage", params={"from": "2026-01-01T00:00:00Z"}).status_code == 200
     anonymous = api.stack.client().get("/v1/jobs", params={"statu": "x"})
     assert anonymous.status_code == 401  # who you are comes first; the route's details after
+
+
+def test_the_usage_preview_prices_the_tenants_usage_from_the_usage_projection(api, fuzzers):
+    member = api.stack.client(fuzzers["member"]["token"])
+    got = eventually(lambda: (r := member.get("/v1/usage/preview")).status_code == 200 and r.json()["lines"] and r)
+    assert [(x["kind"], x["item"], x["quantity"], x["amount"]) for x in got.json()["lines"]] == [
+        ("gpu", "H100", "3600", "2.50")]
+    assert got.json()["subtotal"] == {"USD": "2.50"}
+    other = api.stack.client(api.stack.admin_token).get("/v1/usage/preview", params={"tenant": "nobody"})
+    assert other.status_code == 200 and other.json()["lines"] == []  # no usage: an empty draft, not a 503

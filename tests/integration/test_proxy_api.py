@@ -165,3 +165,14 @@ async def test_unknown_or_not_allowed_models_are_404_and_bad_bodies_400_naming_t
     openai_error(await client.post("/v1/embeddings", json={"model": "minilm", "input": [{"x": 1}]}), 400,
                  "invalid_type", "input[0]")
     assert await usage_records(stack.bus.nc, 1, timeout=0.3) == [], "refused requests are not metered"
+
+
+async def test_the_bare_hot_path_leaves_docs_health_and_unknown_urls_to_the_app_behind_it(served):
+    _, client, _ = served
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"} <= set(paths)
+    openai_error(await client.get("/v1/nothing-here"), 404, "unknown_url")
+    assert (await client.get("/v1/chat/completions")).status_code == 405
+    big = {**CHAT, "messages": [{"role": "user", "content": "x" * 9_000_000}]}
+    openai_error(await client.post("/v1/chat/completions", json=big), 413, "request_too_large")

@@ -106,3 +106,29 @@ async def test_a_key_with_a_budget_cannot_call_an_unpriced_model(stack):
     key, _ = await stack.api_key(budget="5")
     [r] = await burst([proxy.url], key, 1)
     assert r.status_code == 402 and "no price" in r.json()["error"]["message"]
+
+
+async def test_group_commit_decides_each_change_in_order_and_two_proxies_never_pass_the_cap(stack):
+    from gateway.proxy.kvcombine import Combiner, read
+    from gateway.proxy.limits import RATE_BUCKET, open_limits
+
+    await open_limits(stack.bus.js)  # creates the buckets
+    kv = await stack.bus.js.key_value(RATE_BUCKET)
+    a, b = Combiner(kv), Combiner(kv)  # two proxies' views of one counter
+    cap = 70
+
+    def take(c: dict) -> dict:
+        if c.get("n", 0) >= cap:
+            raise OverflowError("full")
+        return {"n": c.get("n", 0) + 1}
+
+    outcomes = await asyncio.gather(*((a if k % 2 else b).change("rate.cap", take) for k in range(100)),
+                                    return_exceptions=True)
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == cap
+    assert all(isinstance(o, OverflowError) for o in outcomes if isinstance(o, BaseException))
+    value, revision = await read(kv, "rate.cap")
+    assert value == {"n": cap}
+    solo = Combiner(kv)
+    await asyncio.gather(*(solo.change("rate.solo", lambda c: {"n": c.get("n", 0) + 1}) for _ in range(50)))
+    value, last = await read(kv, "rate.solo")
+    assert value == {"n": 50} and last - revision < 10, "50 concurrent changes took a few writes, not 50"

@@ -104,6 +104,19 @@ async def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_and_is_
     assert env.data.estimated and env.data.prompt_tokens > 0
 
 
+async def test_a_client_that_gives_up_on_a_complete_answer_cancels_the_upstream_call(stack):
+    proxy = await stack.proxy()
+    engine = await stack.replica("llama")
+    c = await client_for(stack, proxy)
+    async with c:
+        with pytest.raises(httpx.ReadTimeout):
+            await c.post("/v1/chat/completions", json={**CHAT, "standin_delay_ms": 800}, timeout=0.3)
+        await eventually(lambda: _cancelled(engine), timeout=5)
+        assert (await c.post("/v1/chat/completions", json=CHAT)).status_code == 200, "the pool still serves"
+    records = sorted((env.data for _, env in await usage_records(stack.bus.nc, 2)), key=lambda r: r.status)
+    assert [(r.outcome, r.status) for r in records] == [("ok", 200), ("aborted", 499)]
+
+
 async def _cancelled(engine) -> bool:
     return (await stats(engine))["cancelled"] == 1
 

@@ -9,10 +9,11 @@ token counts the proxy must meter:
 - chat/completions: content "w0 w1 ...", one word per completion token;
   stream: one chunk per token (then a usage-only chunk when
   `stream_options.include_usage`), then `data: [DONE]`; a body field
-  `standin_delay_ms` sleeps that long before each chunk;
+  `standin_delay_ms` sleeps that long before each chunk (non-streaming: before
+  the answer, and a client gone by then counts as cancelled);
 - embeddings: one 4-float vector per input, usage {prompt_tokens, total_tokens};
 - model "broken" answers 500; GET /stats -> {"name", "requests", "cancelled"}
-  (cancelled = streams whose client went away before the end).
+  (cancelled = requests whose client went away before the end).
 
 `Stack` (used by the other test_proxy_* modules): a real nats-server, the real
 control plane (keys and rate cards are real commands), stand-ins registered in
@@ -54,7 +55,7 @@ class Engine:
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                if not await self.route(method, path, body, writer):
+                if not await self.route(method, path, body, writer, reader):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -62,7 +63,7 @@ class Engine:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def route(self, method: str, path: str, raw: bytes, writer) -> bool:
+    async def route(self, method: str, path: str, raw: bytes, writer, reader=None) -> bool:
         if method == "GET" and path == "/stats":
             return await _json(writer, 200, {"name": self.name, "requests": self.requests, "cancelled": self.cancelled})
         if method == "GET" and path in ("/health", "/v1/models"):
@@ -83,6 +84,11 @@ class Engine:
         n = body.get("max_tokens") or 5
         usage = {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n}
         if not body.get("stream"):
+            if body.get("standin_delay_ms") and reader is not None:  # a slow answer; a gone client is counted
+                await asyncio.sleep(body["standin_delay_ms"] / 1000)
+                if reader.at_eof():
+                    self.cancelled += 1
+                    return False
             text = " ".join(f"w{i}" for i in range(n))
             choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
                       if kind == "chat" else {"index": 0, "text": text, "finish_reason": "length"})

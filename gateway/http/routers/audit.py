@@ -1,4 +1,15 @@
-"""/v1/audit/{kind}/{id}: the audit trail of one object, i.e. its events from the log.
+"""/v1/audit: who did what to which object and when (ClickHouse), and /v1/audit/{kind}/{id} (the log).
+
+`GET /v1/audit?actor=&kind=&object=&type=&from=&to=` lists the events of every
+object, newest first, paged by (time, seq), from the `audit_events` table
+(projections/clickhouse/audit_query.py). Scoped like every read: a caller's
+own tenant; a platform admin every tenant's (or `?tenant=`). Members and
+viewers see token events only where they were the actor (as in /v1/tokens).
+`type` is a full wire type or an event name (`job_submitted`); an unknown
+one, a time without a zone or `to` <= `from` is 422. Without a ClickHouse
+client, or when the engine fails, it answers 503 `audit_unavailable`.
+
+`/v1/audit/{kind}/{id}`: the audit trail of one object, i.e. its events from the log.
 
 Each event with its time, type, actor (who caused it), causation and data
 (token hashes redacted). The object is looked up in the read models first and
@@ -11,25 +22,94 @@ own members. Missing and foreign objects answer alike. A node's id is
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from domains.identity.permissions import ADMINS
 from gateway.http import events
 from gateway.http.auth import Caller, reader
 from gateway.http.docs import errors
-from gateway.http.errors import missing
+from gateway.http.errors import ApiError, Invalid, missing
 from gateway.http.models import EventOut, Page
-from gateway.http.pages import page
+from gateway.http.pages import page, page_query
 from gateway.http.services import Services
-from schemas import PLATFORM_TENANT
+from projections.clickhouse.audit_query import AuditFilter, AuditUnavailable, audit_page
+from schemas import (
+    PLATFORM_TENANT,
+    catalog,  # noqa: F401  (every message type registered: `type` names them)
+    registry,
+)
+from schemas.base import Event
+from schemas.envelope import SUBJECT_TOKEN
+
+log = logging.getLogger("tessera.gateway")
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)  # within DateTime64's range
 
 Kind = Literal["cluster", "node", "job", "workflow", "tenant", "user", "token"]
 
 
+class AuditEventOut(EventOut):
+    tenant: str
+    credential: str | None  # the token or API key id the actor used (None: a service, or before tokens were recorded)
+
+
+def event_types(value: str) -> tuple[str, ...]:
+    """A full wire type or an event name -> the registered event types it names; 422 if none."""
+    found = tuple(t for t in registry.all_types() if issubclass(cls := registry.lookup(t), Event)
+                  and value in (t, cls.type_name()))
+    if not found:
+        example = "a type like 'tessera.scheduling.job_submitted.v1' or a name like 'job_submitted'"
+        raise Invalid([("type", f"unknown event type {value!r} ({example})")])
+    return found
+
+
+def period(start: datetime | None, end: datetime | None) -> None:
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise Invalid([(name, "needs a timezone (e.g. 2026-03-01T00:00:00Z)")])
+        if value is not None and not EARLIEST <= value < LATEST:
+            raise Invalid([(name, "must be between 1970-01-01T00:00:00Z and 2200-01-01T00:00:00Z")])
+    if start is not None and end is not None and end <= start:
+        raise Invalid([("to", "must be after 'from'")])
+
+
 def router(s: Services) -> APIRouter:
     r = APIRouter(prefix="/v1/audit", tags=["audit"])
+    paging = page_query(s.settings)
+
+    @r.get("", response_model=Page[AuditEventOut], summary="Who did what to which object and when",
+           description="Every object's events, newest first; filters combine (AND).", responses=errors(400, 422, 503))
+    async def search(caller: Caller = Depends(reader("audit:read")), p=Depends(paging),
+                     actor: str | None = Query(None, max_length=512, description=(
+                         "who: 'user:<tenant>/<user>' (any of their tokens), 'user:<tenant>/<user>#<token_id>', "
+                         "'apikey:<tenant>/<key_id>'")),
+                     kind: str | None = Query(None, pattern=SUBJECT_TOKEN, max_length=64,
+                                              description="the object's kind (job, workflow, node, token, ...)"),
+                     obj: str | None = Query(None, alias="object", max_length=256, description="the object's id"),
+                     event_type: str | None = Query(None, alias="type", max_length=256,
+                                                    description="an event type, or its name (job_placed)"),
+                     start: datetime | None = Query(None, alias="from", description="ISO 8601, inclusive"),
+                     end: datetime | None = Query(None, alias="to", description="ISO 8601, exclusive")) -> dict:
+        period(start, end)
+        wanted = AuditFilter(tenant=caller.scope, actor=actor or None, aggregate=kind or None,
+                             aggregate_id=obj or None, types=event_types(event_type) if event_type else (),
+                             start=start, end=end,
+                             private_of=None if caller.principal.role in ADMINS else caller.principal.actor)
+        if s.clickhouse is None:
+            raise ApiError("the audit log is not available: this gateway has no ClickHouse",
+                           code="audit_unavailable", status=503)
+        try:
+            items, cursor = await asyncio.to_thread(audit_page, s.clickhouse, s.clickhouse_db, wanted,
+                                                    p.page_size, p.cursor)
+        except AuditUnavailable as exc:
+            log.warning("audit query failed: %s", exc)
+            raise ApiError("the audit log is not available right now; try again", code="audit_unavailable",
+                           status=503) from None
+        return page(items, cursor)
 
     def locate(caller: Caller, kind: str, id: str) -> str | None:
         """The tenant the object's events live under, or None if the caller cannot see it."""

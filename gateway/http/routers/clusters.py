@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from domains.registry import dry_run as check_spec
 from gateway.http import bodies, views
-from gateway.http.auth import permitted
+from gateway.http.auth import credited, permitted
 from gateway.http.commands import accepted, build, execute
 from gateway.http.docs import COMMAND, SPEC_UPLOAD, errors
 from gateway.http.errors import Invalid, missing
@@ -61,7 +61,7 @@ def router(s: Services) -> APIRouter:
         ids = s.idempotency.ids("onboard_cluster", PLATFORM_TENANT, principal.user_id, idempotency_key,
                                 spec.model_dump_json(), object_id=spec.name)
         on = (PLATFORM_TENANT, "cluster", spec.name) if ids.keyed and s.registry.clusters.get(spec.name) else None
-        outcome = await execute(s, principal.actor, PLATFORM_TENANT, build(f.OnboardCluster, spec=spec),
+        outcome = await execute(s, credited(principal), PLATFORM_TENANT, build(f.OnboardCluster, spec=spec),
                                 ids.command_id, on=on)
         status = "onboarded" if s.registry.clusters.get(spec.name) else None
         return accepted(spec.name, status, views.cluster_link(spec.name), outcome)
@@ -93,7 +93,7 @@ def router(s: Services) -> APIRouter:
         fields = {"cluster": name, "node": node} | ({"reason": reason} if action != "uncordon" else {})
         ids = s.idempotency.ids(f"{action}_node", PLATFORM_TENANT, principal.user_id, idempotency_key,
                                 reason, object_id=id)
-        outcome = await execute(s, principal.actor, PLATFORM_TENANT, build(ACTIONS[action], **fields),
+        outcome = await execute(s, credited(principal), PLATFORM_TENANT, build(ACTIONS[action], **fields),
                                 ids.command_id, on=(PLATFORM_TENANT, "node", id) if ids.keyed else None)
         view = s.registry.nodes.get(id)
         return accepted(id, view.status if view else None, views.node_link(name, node), outcome)

@@ -15,11 +15,11 @@ from domains.identity.permissions import (
 )
 
 WRITES = {"tenants:write", "users:write", "tokens:write", "clusters:write", "jobs:write", "workflows:write",
-          "keys:write"}
+          "keys:write", "deployments:write"}
 EXPECTED = {
     "platform-admin": ACTIONS,
     "tenant-admin": ACTIONS - {"tenants:write", "clusters:write"},
-    "member": READS | {"jobs:write", "workflows:write", "tokens:write", "keys:write"},
+    "member": READS | {"jobs:write", "workflows:write", "tokens:write", "keys:write", "deployments:write"},
     "viewer": READS,
 }
 
@@ -27,7 +27,8 @@ EXPECTED = {
 def test_the_contract_lists_exactly_these_actions():
     assert ACTIONS == READS | WRITES
     assert READS == {"tenants:read", "users:read", "tokens:read", "clusters:read", "nodes:read", "jobs:read",
-                     "workflows:read", "usage:read", "audit:read", "allocation:read", "keys:read"}
+                     "workflows:read", "usage:read", "audit:read", "allocation:read", "keys:read",
+                     "deployments:read"}
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))

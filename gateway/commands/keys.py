@@ -1,0 +1,84 @@
+"""`tessera keys`: API keys for the inference proxy: create (printed once), list, revoke.
+
+Like `tessera tokens create`, the new key is printed alone on stdout (so
+`KEY=$(tessera keys create app)` works) with a warning on stderr; `-o json` prints the
+API's answer, key included. `--budget` is an exact decimal ("12.50").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gateway.commands.common import (
+    AllPagesOpt,
+    CursorOpt,
+    Output,
+    OutputOpt,
+    PageSizeOpt,
+    TenantOpt,
+    connect,
+    emit_accepted,
+    emit_list,
+    fetch_list,
+    handles_errors,
+    print_json,
+    seg,
+    stderr,
+    stdout,
+    tenant_header,
+)
+from gateway.commands.render import state, table
+
+app = typer.Typer(help="API keys for the OpenAI-compatible proxy.", no_args_is_help=True)
+
+COLUMNS = [("id", "id"), ("name", "name"), ("status", lambda k: state(k.get("status"))),
+           ("models", lambda k: ", ".join(k.get("allowed_models") or []) or "all"),
+           ("rpm", "rpm"), ("tpm", "tpm"), ("budget", "budget"), ("expires", "expires_at"),
+           ("created", "created_at")]
+
+
+@app.command("create")
+@handles_errors
+def create(
+    name: str,
+    models: Annotated[list[str] | None, typer.Option("--models", "--model",
+                                                     help="A model the key may call (repeatable; default: all).")] = None,
+    rpm: Annotated[int | None, typer.Option("--rpm", help="Requests per minute (default: unlimited).")] = None,
+    tpm: Annotated[int | None, typer.Option("--tpm", help="Tokens per minute (default: unlimited).")] = None,
+    budget: Annotated[str | None, typer.Option("--budget", help="Spend limit, e.g. 12.50 (default: none).")] = None,
+    expires_in: Annotated[int | None, typer.Option("--expires-in", help="Lifetime in seconds (default: none).")] = None,
+    tenant: TenantOpt = None, output: OutputOpt = Output.table,
+) -> None:
+    """Create an API key; it is shown once."""
+    names = [m for value in models or [] for m in value.split(",") if m]
+    body = {"name": name, "models": names, "rpm": rpm, "tpm": tpm, "budget": budget, "expires_in_s": expires_in}
+    with connect() as client:
+        answer = client.post("/v1/keys", {k: v for k, v in body.items() if v is not None},
+                             headers=tenant_header(tenant))
+    if output is Output.json:
+        print_json(answer)
+    else:
+        stdout.print(answer.get("key"), markup=False, soft_wrap=True)
+    stderr.print(f"[yellow]warning:[/yellow] API key {answer.get('id')} is shown only now; store it safely, "
+                 "it cannot be read again.")
+
+
+@app.command("list")
+@handles_errors
+def keys_list(tenant: TenantOpt = None, output: OutputOpt = Output.table, all_pages: AllPagesOpt = False,
+              page_size: PageSizeOpt = None, cursor: CursorOpt = None) -> None:
+    """List the tenant's API keys (never the keys themselves)."""
+    with connect() as client:
+        page = fetch_list(client, "/v1/keys", all_pages=all_pages, page_size=page_size, cursor=cursor, tenant=tenant)
+    emit_list(page, output, lambda items: table(items, COLUMNS))
+
+
+@app.command("revoke")
+@handles_errors
+def revoke(key_id: str, tenant: TenantOpt = None, output: OutputOpt = Output.table) -> None:
+    """Revoke an API key: every proxy stops accepting it."""
+    with connect() as client:
+        answer = client.request("DELETE", f"/v1/keys/{seg(key_id)}", headers=tenant_header(tenant))
+    emit_accepted(answer, output, "key")
