@@ -49,6 +49,12 @@ class GroupBy(str, Enum):
     job = "job"
     gpu_model = "gpu_model"
     day = "day"
+    key = "key"  # --inference only (as are model and minute)
+    model = "model"
+    minute = "minute"
+
+
+INFERENCE_GROUPS = ("key", "model", "minute")
 
 
 class Kind(str, Enum):
@@ -73,15 +79,30 @@ def render_rows(data: Any) -> Table:
 @app.command()
 @handles_errors
 def usage(
-    by: Annotated[GroupBy, typer.Option("--by", help="Group GPU usage by this.")] = GroupBy.tenant,
+    by: Annotated[GroupBy | None, typer.Option("--by", help=(
+        "Group by this: tenant, job, gpu_model, day (GPU usage; default tenant) or, with --inference, "
+        "key, model, minute (default model)."))] = None,
+    inference: Annotated[bool, typer.Option("--inference", help="Inference requests and tokens (API keys).")] = False,
     start: Annotated[str | None, typer.Option("--from", help="From (ISO date/time, inclusive).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="To (ISO date/time, exclusive).")] = None,
     job: Annotated[str | None, typer.Option(help="Only this job.")] = None,
     gpu_model: Annotated[str | None, typer.Option("--gpu-model", help="Only this GPU model.")] = None,
     tenant: TenantOpt = None, output: OutputOpt = Output.table,
 ) -> None:
-    """GPU usage (GPU-seconds/hours) from the metering tables."""
-    params = {"group_by": by.value, "from": start, "to": end, "job": job, "gpu_model": gpu_model, "tenant": tenant}
+    """GPU usage (GPU-seconds/hours), or with --inference requests and tokens, from the metering tables."""
+    if inference:
+        group = by.value if by else "model"
+        if group not in INFERENCE_GROUPS or job or gpu_model:
+            fail("--inference groups --by key, model or minute (no --job/--gpu-model)" if group in INFERENCE_GROUPS
+                 else f"--by {group}: inference usage groups by key, model or minute")
+        with connect() as client:
+            emit(client.get("/v1/usage/inference", group_by=group, tenant=tenant, **{"from": start, "to": end}),
+                 output, render_rows)
+        return
+    if by is not None and by.value in INFERENCE_GROUPS:
+        fail(f"--by {by.value} is for inference usage: add --inference")
+    params = {"group_by": (by or GroupBy.tenant).value, "from": start, "to": end, "job": job,
+              "gpu_model": gpu_model, "tenant": tenant}
     with connect() as client:
         emit(client.get("/v1/usage", **params), output, render_rows)
 

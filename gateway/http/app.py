@@ -21,6 +21,7 @@ from gateway.http.routers import (
     audit,
     clusters,
     deployments,
+    inference_usage,
     invoices,
     jobs,
     keys,
@@ -52,7 +53,7 @@ def create_app(services: Services, *, position=lambda: 0) -> FastAPI:
     errors.install(app)
     app.include_router(meta.router(services, position))
     for module in (tenants, users, tokens, clusters, nodes, jobs, workflows, allocation, usage, audit, invoices,
-                   deployments, keys):
+                   deployments, keys, inference_usage):
         app.include_router(module.router(services))
     settings = services.settings
     app.add_middleware(Guard, authenticate=authenticator(services.identity, services.clock),

@@ -98,7 +98,7 @@ LIST_ROUTES = {"/v1/tenants": "tenant", "/v1/users": "tenant", "/v1/tokens": "te
                "/v1/workflows": "tenant", "/v1/clusters": None, "/v1/nodes": None, "/v1/deployments": "tenant",
                "/v1/keys": "tenant", "/v1/invoices": "tenant"}
 # Reads from ClickHouse (this stack has none: 503), or not tenant objects.
-OTHER_READS = {"/healthz", "/v1/whoami", "/v1/usage", "/v1/usage/preview", "/v1/audit"}
+OTHER_READS = {"/healthz", "/v1/whoami", "/v1/usage", "/v1/usage/preview", "/v1/usage/inference", "/v1/audit"}
 WRITE_ROUTES = {("POST", "/v1/tenants"): "tenants:write", ("POST", "/v1/users"): "users:write",
                 ("POST", "/v1/tokens"): "tokens:write", ("POST", "/v1/clusters"): "clusters:write",
                 ("POST", "/v1/jobs"): "jobs:write", ("POST", "/v1/workflows"): "workflows:write",

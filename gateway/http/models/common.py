@@ -10,7 +10,7 @@ T = TypeVar("T")
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON bodies: true is not 1, "5" is not 5
 
 
 class ProblemOut(BaseModel):
