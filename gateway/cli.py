@@ -69,6 +69,7 @@ def up(
         out.print(status_line(started.bus, started.streams))
         out.print(_stream_table(started.streams))
         out.print(f"tessera: gateway {started.url} (API docs {started.url}/docs)")
+        out.print(f"tessera: inference proxy {started.proxy_url}/v1 (OpenAI-compatible; API keys: `tessera keys create`)")
         out.print(f"tessera: clusters {', '.join(started.clusters) or 'none'}")
         if started.token:
             out.print(f"tessera: platform admin token (shown once): [bold]{started.token}[/bold]", soft_wrap=True)

@@ -9,7 +9,8 @@ One process, in this order (and stopped in the reverse order):
    EVT (job events, GPU usage, node samples, audit events) and USAGE (rated usage,
    inference requests, rollups), each following its stream from its stored position;
 4. the HTTP gateway (`gateway.http.GatewayRuntime`) on `[gateway] host:port`, with its
-   own read models; the first start bootstraps the platform admin and writes its
+   own read models, and the OpenAI-compatible inference proxy (`gateway.proxy`) on
+   `[proxy] host:port` (its own port: API keys, not bearer tokens, and its own limits); the first start bootstraps the platform admin and writes its
    token (shown once) with the gateway URL to `$TESSERA_HOME/cli.json` (mode 0600),
    so the CLI on this machine is logged in;
 5. compute: the local backend (this host as cluster `local`; table `[local]` and
@@ -87,6 +88,7 @@ class Started:
     token: str | None  # the bootstrap admin token: only on the first start
     config_path: Path
     clusters: list[str]
+    proxy_url: str
 
 
 async def stream_status(bus: Bus) -> list[StreamStatus]:
@@ -181,6 +183,7 @@ class Platform:
         self.plane: ControlPlane | None = None
         self.billing: BillingService | None = None
         self.gateway = None
+        self.proxy = None
         self.backends: list = []
         self.clickhouse = None
         self._stop = asyncio.Event()
@@ -206,11 +209,17 @@ class Platform:
         url = await self.gateway.serve(self.options.host, self.options.port)
         note_lock(self._lock, url)
         token = await self.gateway.bootstrap()
+        from gateway.proxy.app import ProxyRuntime
+        from gateway.proxy.settings import ProxySettings
+
+        self.proxy = ProxyRuntime(bus, ProxySettings.load())
+        await self.proxy.start()
+        proxy_url = await self.proxy.serve()
         config_path = save_login(self.settings.home, url, token)
         clusters = await self._start_backends()
         if self.options.ratecard is not None:
             await publish_ratecard(bus, self.options.ratecard)
-        return Started(bus, await stream_status(bus), url, token, config_path, clusters)
+        return Started(bus, await stream_status(bus), url, token, config_path, clusters, proxy_url)
 
     async def _start_backends(self) -> list[str]:
         clusters = []
@@ -261,6 +270,8 @@ class Platform:
         for backend in reversed(self.backends):
             with contextlib.suppress(Exception):
                 await backend.close()
+        if self.proxy is not None:
+            await self.proxy.stop()
         if self.gateway is not None:
             await self.gateway.stop()
         for task in self._tasks:

@@ -136,6 +136,7 @@ def scale(deployment_id: str, replicas: Annotated[int, typer.Argument(help="The 
     emit_accepted(answer, output, "deployment")
 
 
+@app.command("delete", help="Stop a deployment (same as stop: its history stays in the log).")
 @app.command("stop")
 @handles_errors
 def stop(deployment_id: str, reason: Annotated[str | None, typer.Option(help="Why.")] = None,

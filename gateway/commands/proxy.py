@@ -9,9 +9,7 @@ key limits and budgets through JetStream KV, so replicas need no coordination.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-from pathlib import Path
 
 import typer
 
@@ -30,8 +28,7 @@ def proxy(
     if settings.embedded and not (settings.home / "nats" / "server.json").exists():
         raise BusError(f"no Tessera is running on {settings.home}: start it with `tessera up`, "
                        "or point TESSERA_NATS_URL at the platform's NATS")
-    config = Path(os.environ.get("TESSERA_CONFIG") or settings.home / "tessera.toml")
-    asyncio.run(_run(settings, ProxySettings.load(config), host, port, duration))
+    asyncio.run(_run(settings, ProxySettings.load(), host, port, duration))
     typer.echo("tessera: proxy stopped cleanly")
 
 

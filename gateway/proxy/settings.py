@@ -16,12 +16,9 @@ Read at the composition root (`load`), never at import.
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import dataclass
 
-from bus.errors import ConfigError
+from bus.config import load_table
 
 
 @dataclass(frozen=True)
@@ -37,33 +34,6 @@ class ProxySettings:
     freeze_heap: bool = True
 
     @classmethod
-    def load(cls, config: Path | None = None, env: dict[str, str] | None = None) -> ProxySettings:
-        env = os.environ if env is None else env
-        values: dict = {}
-        if config is not None and config.exists():
-            values.update(tomllib.loads(config.read_text()).get("proxy", {}))
-        for f in fields(cls):
-            name = f"TESSERA_PROXY_{f.name.upper()}"
-            if name in env:
-                values[f.name] = env[name]
-        settings = cls()
-        for f in fields(cls):
-            if f.name in values:
-                kind = type(getattr(settings, f.name))
-                try:
-                    value = _bool(values[f.name]) if kind is bool else kind(values[f.name])
-                    settings = replace(settings, **{f.name: value})
-                except (TypeError, ValueError):
-                    raise ConfigError(f"proxy.{f.name}: expected {kind.__name__}, got {values[f.name]!r}") from None
-        return settings
-
-
-def _bool(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(value)
+    def load(cls, env: dict[str, str] | None = None) -> ProxySettings:
+        """`[proxy]` of the configuration file, then TESSERA_PROXY_<NAME> (bus/config.py; errors name the key)."""
+        return load_table(cls, "proxy", "TESSERA_PROXY_", env)

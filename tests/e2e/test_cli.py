@@ -17,13 +17,15 @@ TESSERA = str(Path(sys.executable).with_name("tessera"))
 
 def run(args, home: Path, timeout=60, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    environ.update({"TESSERA_HOME": str(home), "TESSERA_GATEWAY_PORT": "0", **env})  # tests run side by side
+    environ.update({"TESSERA_HOME": str(home), "TESSERA_GATEWAY_PORT": "0", "TESSERA_PROXY_PORT": "0",
+                    **env})  # tests run side by side
     return subprocess.run([TESSERA, *args], capture_output=True, text=True, timeout=timeout, env=environ)
 
 
 def start(args, home: Path, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    environ.update({"TESSERA_HOME": str(home), "TESSERA_GATEWAY_PORT": "0", **env})  # tests run side by side
+    environ.update({"TESSERA_HOME": str(home), "TESSERA_GATEWAY_PORT": "0", "TESSERA_PROXY_PORT": "0",
+                    **env})  # tests run side by side
     return subprocess.Popen([TESSERA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
 
 
