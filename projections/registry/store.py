@@ -15,7 +15,11 @@ Bulk loading (a rebuild or a long catch-up): between `defer()` and `resume()`
 `put`/`delete` touch only the items; the indexes are rebuilt once, in O(n)
 after one sort per order, when `resume()` is called or when a `list` needs
 them first — that list ends the deferral, so a reader during a bulk load gets
-exact answers and readers never pay for more than one rebuild.
+exact answers and readers never pay for more than one rebuild. When the
+indexes were valid at `defer()` and few items changed since (a short
+catch-up after a restored snapshot), `resume()` updates just those items'
+entries instead. A snapshot may carry the built indexes (`index_state()`,
+`load(items, index)`), so a restore does not rebuild them.
 
 Guarantees: `put` and `delete` keep every bucket consistent with the items;
 a sort order is total (keys end in the id); None values are not indexed
@@ -47,6 +51,8 @@ class IndexedStore(Generic[T]):
         self._buckets: dict[str, dict[Hashable, Bucket]] = {name: {} for name in indexes}
         self._deferred = False
         self._stale = False  # items changed while deferred: the indexes need a rebuild
+        self._pending: dict[str, T | None] | None = {}  # deferred: id -> its item at defer() (None: rebuild all)
+        self._limit = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -62,28 +68,75 @@ class IndexedStore(Generic[T]):
 
     def defer(self) -> None:
         """Stop maintaining indexes on writes until `resume()` (bulk loading)."""
-        self._deferred = True
+        if not self._deferred:
+            self._deferred = True
+            self._pending = None if self._stale else {}
+            self._limit = 1024 + len(self._items) // 16  # past it, one rebuild is cheaper than the updates
 
     def resume(self) -> None:
-        """Maintain indexes on writes again, rebuilding them first if writes were deferred."""
+        """Maintain indexes on writes again: the changed items' entries updated, or all rebuilt (many changed)."""
         self._deferred = False
-        if self._stale:
+        if not self._stale:
+            return
+        if self._pending is None:
             self._reindex()
+            return
+        pending, self._pending = self._pending, {}
+        for id, old in pending.items():
+            self._index(id, old, self._items.get(id))
+        self._stale = False
 
-    def load(self, items: Iterable[T]) -> None:
-        """Replace every item at once (a restored snapshot); the indexes are rebuilt on `resume()` or the first list."""
+    def load(self, items: Iterable[T], index: tuple | None = None) -> None:
+        """Replace every item at once (a restored snapshot), with the indexes of `index_state()` taken with them;
+        without, the indexes are rebuilt on `resume()` or the first list."""
         self._items = {self._key(item): item for item in items}
-        self._deferred = self._stale = True
+        if index is not None:
+            self._everything, self._buckets = index
+            self._deferred = self._stale = False
+        else:
+            self._deferred = self._stale = True
+            self._pending = None
+
+    def index_state(self) -> tuple | None:
+        """The built indexes (for a snapshot: `load(items, index)`), or None if they are stale."""
+        return None if self._stale else (self._everything, self._buckets)
+
+    def _remember(self, id: str) -> None:
+        """A deferred write of `id`: keep its item as of defer() (once), to update its index entries on resume."""
+        self._stale = True
+        pending = self._pending
+        if pending is not None and id not in pending:
+            if len(pending) >= self._limit:
+                self._pending = None
+            else:
+                pending[id] = self._items.get(id)
 
     def put(self, item: T) -> None:
         """Insert or replace; only the buckets whose value or sort key changed are touched."""
         id = self._key(item)
         if self._deferred:
+            self._remember(id)
             self._items[id] = item
-            self._stale = True
             return
         old = self._items.get(id)
         self._items[id] = item
+        self._index(id, old, item)
+
+    def delete(self, id: str) -> None:
+        if id not in self._items:
+            return
+        if self._deferred:
+            self._remember(id)
+            del self._items[id]
+            return
+        self._index(id, self._items.pop(id), None)
+
+    def _index(self, id: str, old: T | None, item: T | None) -> None:
+        """Move `id`'s index entries from `old` to `item` (None: absent)."""
+        if item is None:
+            if old is not None:
+                self._unindex(id, old)
+            return
         after = self._keys(id, item)
         if old is None:
             self._everything.add(id, after)
@@ -105,13 +158,7 @@ class IndexedStore(Generic[T]):
             for value in now - was if not moved else now:
                 self._bucket(field, value).add(id, after)
 
-    def delete(self, id: str) -> None:
-        old = self._items.pop(id, None)
-        if old is None:
-            return
-        if self._deferred:
-            self._stale = True
-            return
+    def _unindex(self, id: str, old: T) -> None:
         keys = self._keys(id, old)
         self._everything.drop(id, keys)
         for field, indexer in self._indexers.items():
@@ -162,6 +209,7 @@ class IndexedStore(Generic[T]):
     def _reindex(self) -> None:
         self._everything, self._buckets = build(self._items, self._indexers, self._sorters, self._eager)
         self._stale = False
+        self._pending = {}
 
     def _bucket(self, field: str, value: Hashable) -> Bucket:
         bucket = self._buckets[field].get(value)

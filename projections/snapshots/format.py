@@ -31,7 +31,7 @@ from projections.registry.store import IndexedStore
 from projections.snapshots.pickling import OURS, Pickler, Unpickler
 
 log = logging.getLogger("tessera.snapshots")
-FORMAT = 1
+FORMAT = 2  # 2: stores carry their built indexes
 MAGIC = b"TSNAP"
 
 
@@ -107,9 +107,9 @@ def restore(projection: Any, blob: bytes, stream: str, end: int | None = None) -
     unpickler = Unpickler(io.BytesIO(memoryview(blob)[_body_start(blob):]))
 
     def persistent_load(pid: Any) -> IndexedStore:
-        path, items = pid
+        path, items, index = pid
         store = stores[path]
-        store.load(items)
+        store.load(items, index)
         return store
 
     unpickler.persistent_load = persistent_load  # type: ignore[method-assign]

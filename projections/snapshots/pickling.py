@@ -1,8 +1,9 @@
 """The snapshot body: a pickle of a projection's attributes, written and read fast and read safely.
 
-- `Pickler`: an `IndexedStore` goes out as (attribute path, its items) and
-  comes back as the fresh projection's own store filled with them (indexes
-  rebuilt later, once); slotted dataclasses (the views) go out as (class,
+- `Pickler`: an `IndexedStore` goes out as (attribute path, its items, its
+  built indexes: buckets and sort orders, or None if stale) and comes back as
+  the fresh projection's own store filled with them (no rebuild; with None,
+  indexes rebuilt later, once); slotted dataclasses (the views) go out as (class,
   field values) and come back without `__init__` or `__setstate__` (a
   constructor generated per class sets the slots directly: ~3 µs a view);
   `modules` collects the modules of every class written (the fingerprint).
@@ -39,7 +40,7 @@ class Pickler(pickle.Pickler):
 
     def persistent_id(self, obj: Any) -> Any:
         path = self.stores.get(id(obj))
-        return None if path is None else (path, list(obj.values()))
+        return None if path is None else (path, list(obj.values()), obj.index_state())
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)

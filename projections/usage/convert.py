@@ -18,6 +18,7 @@ tenant differs from its envelope's is refused (ValueError: dead-lettered).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from domains.billing.periods import period_of
 from projections.clickhouse.timestamps import ms
@@ -48,12 +49,29 @@ def inference_row(seq: int, r: InferenceRequestRecorded) -> tuple:
             r.latency_ms, r.first_token_ms)
 
 
+_PERIOD_KEYS: dict[tuple[str, date], str] = {}  # (period kind, UTC day) -> period key: a day is in one period
+
+
+def period_key(start: datetime, period: str) -> str:
+    """`period_of(start, period).key`, memoised per UTC day (`start` is UTC: it comes from `ms`)."""
+    k = (period, start.date())
+    found = _PERIOD_KEYS.get(k)
+    if found is None:
+        found = period_of(start, period).key
+        if len(_PERIOD_KEYS) < 100_000:
+            _PERIOD_KEYS[k] = found
+    return found
+
+
 def rated_row(seq: int, rater: Rater, *, record_id: str, tenant: str, source: str, kind: str, item: str,
               quantity, unit: str, start, key_id: str = "", job_id: str = "", period: str = "monthly") -> tuple:
-    scaled(quantity, "quantity")  # fits Decimal(38, 9), or the record is refused
-    r = rater.rate(kind, item, quantity, unit, start)
-    return (seq, record_id, tenant, source, kind, item, key_id, job_id, ms(start), period_of(start, period).key,
-            quantity, unit, r.scheme, r.unit_price, r.amount, r.currency, r.version, r.problem)
+    if not isinstance(quantity, int):
+        scaled(quantity, "quantity")  # fits Decimal(38, 9), or the record is refused (ints always fit)
+    if start.tzinfo is None:
+        period_of(start, period)  # refused as before (BillingError: dead-lettered)
+    at = ms(start)
+    return (seq, record_id, tenant, source, kind, item, key_id, job_id, at, period_key(at, period),
+            quantity, unit, *rater.values(kind, item, quantity, unit, start))
 
 
 def rows_for(env: Envelope, seq: int, seen: Seen, rater: Rater, period: str = "monthly") -> dict[str, list[tuple]]:

@@ -31,6 +31,8 @@ from projections.usage.ratecards import RateCards
 ZERO = Decimal(0)
 SCALE = 9  # decimals of quantity and unit_price columns
 AMOUNT_SCALE = 12
+_NO_CARD = ("", ZERO, ZERO, "", 0, "no_rate_card_in_force")
+_TEN9 = 10**SCALE
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Rating:
 def scaled(value: Decimal | int, name: str) -> int:
     """`value` x 10^9 as an int; ValueError if it has more than 9 decimals."""
     if isinstance(value, int):
-        return value * 10**SCALE
+        return value * _TEN9
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -SCALE and value != value.quantize(Decimal(1).scaleb(-SCALE)):
         raise ValueError(f"{name}: {value} has more than {SCALE} decimals")
@@ -59,20 +61,28 @@ class Rater:
         self._prices: dict[tuple[int, str, str], tuple[str, Decimal, int] | str] = {}
 
     def rate(self, kind: str, item: str, quantity: Decimal, unit: str, at: datetime) -> Rating:
+        return Rating(*self.values(kind, item, quantity, unit, at))
+
+    def values(self, kind: str, item: str, quantity: Decimal | int, unit: str, at: datetime) -> tuple:
+        """`rate` as a plain tuple (scheme, unit_price, amount, currency, version, problem): the hot path.
+
+        The price of each (card version, kind, item) is worked out once and
+        kept; rating a record is then a lookup and one integer multiply.
+        """
         card = self.cards.at(at)
         if card is None:
-            return Rating("", ZERO, ZERO, "", 0, "no_rate_card_in_force")
+            return _NO_CARD
         key = (card.version, kind, item)
         found = self._prices.get(key)
         if found is None:
             found = self._prices[key] = self._price(card, kind, item)
         if isinstance(found, str):
-            return Rating("", ZERO, ZERO, card.currency, 0, found)
+            return ("", ZERO, ZERO, card.currency, 0, found)
         scheme, unit_price, price_scaled = found
         if scheme != "per_unit":
-            return Rating(scheme, ZERO, ZERO, card.currency, card.version)
-        return Rating(scheme, unit_price, _amount(scaled(quantity, "quantity"), price_scaled, PER_PRICED_UNIT[unit]),
-                      card.currency, card.version)
+            return (scheme, ZERO, ZERO, card.currency, card.version, "")
+        return (scheme, unit_price, _amount(scaled(quantity, "quantity"), price_scaled, PER_PRICED_UNIT[unit]),
+                card.currency, card.version, "")
 
     @staticmethod
     def _price(card, kind: str, item: str) -> tuple[str, Decimal, int] | str:

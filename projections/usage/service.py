@@ -20,7 +20,7 @@ from projections.usage.sink import UsageSink
 
 class UsageProjection:
     def __init__(self, nc, client, *, database: str = "tessera", period: str = "monthly",
-                 batch_size: int = 1000, catch_up_batch: int = 20_000) -> None:
+                 batch_size: int = 1000, catch_up_batch: int = 50_000) -> None:
         self.cards = RateCards()
         self.sink = UsageSink(client, self.cards, database=database, period=period)
         self.cards_runner = ProjectionRunner(nc, self.cards)
