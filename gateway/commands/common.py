@@ -182,3 +182,17 @@ def emit_accepted(answer: dict[str, Any], output: Output, what: str) -> None:
         print_json(answer)
     else:
         stdout.print(f"{what} {answer.get('id')}: {answer.get('status')}", markup=False)
+
+
+def create_secret(path: str, body: dict[str, Any], tenant: str | None, output: Output, field: str,
+                  warning: str) -> None:
+    """POST a credential (token, API key) and show its secret once: alone on stdout (or the JSON), the
+    warning on stderr, so `X=$(tessera tokens create ci)` captures only the secret."""
+    with connect() as client:
+        answer = client.post(path, {k: v for k, v in body.items() if v is not None}, headers=tenant_header(tenant))
+    if output is Output.json:
+        print_json(answer)
+    else:
+        stdout.print(answer.get(field), markup=False, soft_wrap=True)
+    stderr.print(f"[yellow]warning:[/yellow] {warning.format(**answer)} is shown only now; store it safely, "
+                 "it cannot be read again.")

@@ -20,14 +20,12 @@ from gateway.commands.common import (
     PageSizeOpt,
     TenantOpt,
     connect,
+    create_secret,
     emit_accepted,
     emit_list,
     fetch_list,
     handles_errors,
-    print_json,
     seg,
-    stderr,
-    stdout,
     tenant_header,
 )
 from gateway.commands.render import state, table
@@ -114,15 +112,7 @@ def tokens_create(
 ) -> None:
     """Issue a token; its secret is shown once."""
     body = {"name": name, "user_id": user, "expires_in_s": expires_in}
-    with connect() as client:
-        answer = client.post("/v1/tokens", {k: v for k, v in body.items() if v is not None},
-                             headers=tenant_header(tenant))
-    if output is Output.json:
-        print_json(answer)
-    else:
-        stdout.print(answer.get("token"), markup=False, soft_wrap=True)
-    stderr.print(f"[yellow]warning:[/yellow] token {answer.get('id')} (expires {answer.get('expires_at') or 'never'}) "
-                 "is shown only now; store it safely, it cannot be read again.")
+    create_secret("/v1/tokens", body, tenant, output, "token", "token {id} (expires {expires_at})")
 
 
 @tokens.command("list")

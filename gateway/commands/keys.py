@@ -19,14 +19,12 @@ from gateway.commands.common import (
     PageSizeOpt,
     TenantOpt,
     connect,
+    create_secret,
     emit_accepted,
     emit_list,
     fetch_list,
     handles_errors,
-    print_json,
     seg,
-    stderr,
-    stdout,
     tenant_header,
 )
 from gateway.commands.render import state, table
@@ -54,15 +52,7 @@ def create(
     """Create an API key; it is shown once."""
     names = [m for value in models or [] for m in value.split(",") if m]
     body = {"name": name, "models": names, "rpm": rpm, "tpm": tpm, "budget": budget, "expires_in_s": expires_in}
-    with connect() as client:
-        answer = client.post("/v1/keys", {k: v for k, v in body.items() if v is not None},
-                             headers=tenant_header(tenant))
-    if output is Output.json:
-        print_json(answer)
-    else:
-        stdout.print(answer.get("key"), markup=False, soft_wrap=True)
-    stderr.print(f"[yellow]warning:[/yellow] API key {answer.get('id')} is shown only now; store it safely, "
-                 "it cannot be read again.")
+    create_secret("/v1/keys", body, tenant, output, "key", "API key {id}")
 
 
 @app.command("list")
