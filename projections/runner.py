@@ -1,12 +1,11 @@
 """Drives projections from the log: catch up from their stored positions, then follow, in batches.
 
-- `catch_up()` replays `EVT` (bus.read.replay: an ordered consumer, each
-  sequence once, in order) from the lowest position + 1 to the end that existed
-  when it started, in batches of `catch_up_batch` events. A replay that stops
-  short of that end (bus.read.replay can end early when the client is busy:
-  its end check races with messages still in transit) is resumed from the
-  position reached. `catch_up(until=N)` stops after sequence N (a past
-  state, for time travel: gateway as_of reads, `tessera replay --until-seq`).
+- `catch_up()` scans `EVT` (bus.scan: each sequence once, in order, read in
+  bulk on its own connection) from the lowest position + 1 to the end that
+  existed when it started, in batches of `catch_up_batch` events; a scan
+  that stops short of that end is resumed from the position reached.
+  `catch_up(until=N)` stops after sequence N (a past state, for time
+  travel: gateway as_of reads, `tessera replay --until-seq`).
 - `resume_from(seq)`: the projections were restored from snapshots
   (projections.snapshots); projections without one (transient trackers)
   start there too.
@@ -46,7 +45,8 @@ from typing import Any
 from nats.aio.client import Client
 
 from bus.direct import StoredMsg
-from bus.read import follow, replay
+from bus.read import follow
+from bus.scan import scan
 from projections.batches import BatchApplier
 from projections.collector import CollectorPause
 from schemas import DecodeError, decode
@@ -76,7 +76,6 @@ class ProjectionRunner:
         self._pending: list[tuple[Any, int]] = []
         self._seen = 0  # everything up to here was applied or passed over
         self._last_taken = 0
-        self._until: int | None = None
 
     @property
     def projection(self) -> Any:
@@ -93,20 +92,18 @@ class ProjectionRunner:
         """Apply the log up to its end now (or up to `until`, for a past state); returns the position."""
         end = (await self.nc.jetstream().stream_info(self.stream)).state.last_seq
         end = end if until is None else min(end, until)
-        self._until = end if until is not None else None
         self._limit = self.catch_up_batch
         self.applier.bulk(True)
         self._collector.begin()
         try:
             while (start := self.position() + 1) <= end:
                 self._last_taken = max(self._last_taken, start - 1)
-                with contextlib.suppress(_Reached):
-                    await replay(self.nc, self.stream, self._take, start_seq=start)
+                await scan(self.nc, self.stream, self._take_frames, start_seq=start, end_seq=end)
                 await self._flush()
                 if self.position() < start:  # nothing more came: the log ends before `end`
                     break
         finally:
-            self._limit, self._until = self.batch_size, None
+            self._limit = self.batch_size
             self.applier.bulk(False)
             self._collector.end()
         return self.position()
@@ -133,9 +130,10 @@ class ProjectionRunner:
                 except TimeoutError:
                     await self._flush()
                     continue
-                handoff = self._take(msg)
+                handoff = self._take(msg.subject, msg.seq, msg.data)
                 while handoff is None and not queue.empty():
-                    handoff = self._take(queue.get_nowait())
+                    msg = queue.get_nowait()
+                    handoff = self._take(msg.subject, msg.seq, msg.data)
                 await (handoff or self._flush())
         finally:
             pumping.cancel()
@@ -143,20 +141,24 @@ class ProjectionRunner:
                 await pumping
             await self._flush()
 
-    def _take(self, msg: StoredMsg):
+    async def _take_frames(self, frames: list[tuple[str, int, bytes]]) -> None:
+        for subject, seq, data in frames:
+            handoff = self._take(subject, seq, data)
+            if handoff is not None:
+                await handoff
+
+    def _take(self, subject: str, seq: int, data: bytes):
         """Queue one message for the next batch; returns the hand-off to await when the batch is full."""
-        if msg.seq <= self._last_taken:
+        if seq <= self._last_taken:
             return None
-        if self._until is not None and msg.seq > self._until:
-            raise _Reached  # a past state: nothing after `until` (ends the replay)
-        self._last_taken = msg.seq
-        if self.aggregates is None or _aggregate(msg.subject) in self.aggregates:
+        self._last_taken = seq
+        if self.aggregates is None or _aggregate(subject) in self.aggregates:
             try:
-                self._pending.append((decode(msg.data), msg.seq))
+                self._pending.append((decode(data), seq))
             except DecodeError as exc:
-                self.on_skipped(msg.seq, str(exc))
+                self.on_skipped(seq, str(exc))
         if not self._pending and not self.applier.busy:  # nothing waits before it: passed over for good
-            self._seen = msg.seq
+            self._seen = seq
         return self._hand_off() if len(self._pending) >= self._limit else None
 
     async def _hand_off(self) -> None:
@@ -179,10 +181,6 @@ class ProjectionRunner:
             self._pending = self.applier.failed + batch + self._pending
             raise
         self._seen = max(self._seen, self.applier.done)
-
-
-class _Reached(Exception):
-    pass
 
 
 def _aggregate(subject: str) -> str | None:

@@ -17,7 +17,10 @@ frame by frame (the NATS client protocol: `PUB`/`HPUB` with payloads, `MSG`/
 - `"pass"`       forward as is.
 
 With `drop_direct = True` the answers to Direct Get requests are dropped too,
-so a read-back times out.
+so a read-back times out. `drop_sequences` holds stream sequences whose next
+JetStream delivery (a message with a `$JS.ACK.` reply) is dropped on the way to
+the client (once each); `cut()` closes every proxied connection and keeps
+listening.
 
 `plan[msg_id]` is the list of actions for that id's 1st, 2nd, ... publish;
 attempts beyond the list pass. Every other frame (Direct Get requests and their
@@ -80,6 +83,7 @@ class Proxy:
         self._held: dict[str, bytes] = {}
         self._subs: dict[str, str] = {}  # subscription subject -> sid, to address an injected reply
         self.drop_direct = False
+        self.drop_sequences: set[int] = set()
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task] = set()
         self._writers: list[asyncio.StreamWriter] = []
@@ -106,6 +110,11 @@ class Proxy:
         if self._server:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
+
+    async def cut(self) -> None:
+        for w in self._writers:
+            w.close()
+        self._writers = []
 
     async def _accept(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         s_reader, s_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
@@ -165,6 +174,11 @@ class Proxy:
                 if frame.op in ("MSG", "HMSG") and frame.args[0] in self._drop_replies:
                     self._drop_replies.discard(frame.args[0])
                     continue
+                if frame.op in ("MSG", "HMSG") and len(frame.args) > 2 and frame.args[2].startswith("$JS.ACK."):
+                    seq = int(frame.args[2].split(".")[5])
+                    if seq in self.drop_sequences:
+                        self.drop_sequences.discard(seq)
+                        continue
                 writer.write(frame.raw)
                 await writer.drain()
         finally:
