@@ -31,7 +31,8 @@ sink) are applied in a worker thread (batches.py), and one batch is applied
 while the next is read and decoded; batches are applied in order, one at a
 time. A catch-up is bracketed by `bulk(True)` / `bulk(False)` on projections
 that have it (the registry builds its indexes once, at the end), and pauses
-the cyclic garbage collector (collector.py).
+the cyclic garbage collector (collector.py; `long_lived=False` for
+projections that are dropped later, such as past states).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ log = logging.getLogger("tessera.projections")
 class ProjectionRunner:
     def __init__(self, nc: Client, projections: Any | Sequence[Any], *, aggregates: frozenset[str] | None = None,
                  stream: str = "EVT", batch_size: int = 1000, catch_up_batch: int = 20_000,
-                 flush_interval: float = 0.1, retries: int = 5,
+                 flush_interval: float = 0.1, retries: int = 5, long_lived: bool = True,
                  on_skipped: Callable[[int, str], None] | None = None) -> None:
         self.nc = nc
         self.projections = tuple(projections) if isinstance(projections, (list, tuple)) else (projections,)
@@ -72,7 +73,7 @@ class ProjectionRunner:
         self.skipped: list[tuple[int, str]] = []
         self.on_skipped = on_skipped or (lambda seq, error: self.skipped.append((seq, error)))
         self._limit = batch_size
-        self._collector = CollectorPause()
+        self._collector = CollectorPause(freeze=long_lived)
         self._pending: list[tuple[Any, int]] = []
         self._seen = 0  # everything up to here was applied or passed over
         self._last_taken = 0

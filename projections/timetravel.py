@@ -65,7 +65,7 @@ async def resolve(nc: Client, value: int | datetime, stream: str = "EVT") -> int
 
 async def build_past(nc: Client, projections: list[Any], seq: int, store: SnapshotStore | None = None) -> int:
     """Fill fresh `projections` with the state at `seq`; returns the position reached (== seq if the log has it)."""
-    runner = ProjectionRunner(nc, projections)
+    runner = ProjectionRunner(nc, projections, long_lived=False)
     if store is not None and not await restore_runner(store, runner, asof_namespace(seq), until=seq):
         await restore_runner(store, runner, until=seq)
     return await runner.catch_up(until=seq)

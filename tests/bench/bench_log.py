@@ -22,7 +22,7 @@ Figures
   6a/6b    bus.eventstore application recorder in eventsourcing's test_performance and
            test_concurrent_throughput shapes
   7a-d     write N small encoded envelopes (pipelined, with Nats-Msg-Id), then read them
-           back: raw ordered consumer (reference), bus.read.replay, bus.read.replay+decode
+           back: raw ordered consumer (reference), bus.scan (catch-ups' read), bus.scan+decode
 All writes go to EVT; 7 replays from the first sequence it wrote, so it counts exactly N.
 """
 
@@ -445,10 +445,10 @@ async def replay_benches(url: str, args, refs: dict) -> None:
         raw = await raw_ordered_read(nc, first, n)
         line("7b. raw ordered consumer read (nats-py callback, reference)", raw, "events/s", f"[{n / raw:.1f} s]")
         rate = await tessera_replay(nc, first, n, with_decode=False)
-        line("7c. bus.read.replay over EVT, count only", rate, "events/s",
+        line("7c. bus.scan over EVT, count only", rate, "events/s",
              f"[{n / rate:.1f} s; {ratio(rate, raw, 'of raw read')}; target >= 50,000/s]")
         rate = await tessera_replay(nc, first, n, with_decode=True)
-        line("7d. bus.read.replay + schemas.decode each", rate, "events/s",
+        line("7d. bus.scan + schemas.decode each", rate, "events/s",
              f"[{n / rate:.1f} s; {ratio(rate, raw, 'of raw read')}; target >= 50,000/s]")
         if args.profile:
             m = min(n, 100_000)

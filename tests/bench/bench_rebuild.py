@@ -10,8 +10,9 @@ default fsync) and an embedded chdb in a temporary directory, writes N
 realistic events to EVT with pipelined publishing (Publisher.publish_many),
 then times, over the whole stream:
 
-  P3a  bus.read.replay, count only                       the reference of every other line
-  P3b  bus.read.replay + schemas.decode of each event    (strict decode)
+  P3a  bus.scan (the read every catch-up uses), count only   the reference of every other line
+  P3a' bus.read.replay (nats-py's ordered consumer), count only: what P3a replaced
+  P3b  bus.scan + schemas.decode of each event           (strict decode)
   P3c  registry read models rebuilt (clusters, nodes, jobs)
   P3d  ClickHouse tables rebuilt (job events, usage intervals, node samples, rollups)
   P3e  all projections together, one runner (one replay, one decode per event)
@@ -66,7 +67,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 import orjson  # noqa: E402
 
-from bus import read  # noqa: E402
+from bus import read, scan  # noqa: E402
 from bus.connection import connect  # noqa: E402
 from bus.publish import OutMsg, Publisher  # noqa: E402
 from bus.server import ServerProcess  # noqa: E402
@@ -321,18 +322,31 @@ async def write_events(nc, n: int, chunk: int = 50_000) -> float:
 
 
 async def replay_count(nc, with_decode: bool, start_seq: int | None = None) -> int:
+    """Every event read by bus.scan (decoded or not); returns how many."""
+    count = 0
+
+    def counting(frames) -> None:
+        nonlocal count
+        count += len(frames)
+
+    def decoding(frames) -> None:
+        nonlocal count
+        for _, _, data in frames:
+            decode(data)
+        count += len(frames)
+
+    await scan.scan(nc, "EVT", decoding if with_decode else counting, start_seq=start_seq or 1)
+    return count
+
+
+async def nats_py_count(nc) -> int:
     count = 0
 
     def counting(stored) -> None:
         nonlocal count
         count += 1
 
-    def decoding(stored) -> None:
-        nonlocal count
-        decode(stored.data)
-        count += 1
-
-    await read.replay(nc, "EVT", decoding if with_decode else counting, start_seq=start_seq)
+    await read.replay(nc, "EVT", counting)
     return count
 
 
@@ -408,10 +422,14 @@ async def run(url: str, chdb_path: Path, args) -> None:
         elapsed, count = await timed(replay_count(nc, with_decode=False))
         assert count == n, (count, n)
         raw = n / elapsed
-        line("P3a. bus.read.replay, count only (reference)", raw, "events/s", f"[{elapsed:.1f} s]")
+        line("P3a. bus.scan, count only (reference)", raw, "events/s", f"[{elapsed:.1f} s]")
+        elapsed, count = await timed(nats_py_count(nc))
+        assert count == n, (count, n)
+        line("P3a'. bus.read.replay (nats-py ordered consumer), count only", n / elapsed, "events/s",
+             f"[{elapsed:.1f} s; {ratio(n / elapsed, raw)}]")
         elapsed, count = await timed(replay_count(nc, with_decode=True))
         assert count == n, (count, n)
-        line("P3b. bus.read.replay + schemas.decode each", n / elapsed, "events/s",
+        line("P3b. bus.scan + schemas.decode each", n / elapsed, "events/s",
              f"[{elapsed:.1f} s; {ratio(n / elapsed, raw)}]")
 
         registry = Registry()
