@@ -10,14 +10,16 @@ Every row carries the record's stream sequence; times are the usage's start
 milliseconds. Other messages produce no rows.
 
 Dedupe by record id: `Seen` holds the (tenant, id) keys already stored per
-table; `rows_for` reads it and `Seen.add` moves it (batch_rows does both over
-a batch, so a duplicate inside one batch is dropped too). A record whose data
+table; `rows_for` reads it and `mark` moves it (batch_rows does both over
+a batch, so a duplicate inside one batch is dropped too). A batch works on
+`seen.draft()`, which reads through to `seen` and adds to its own sets only:
+a failed batch leaves `seen` as it was, and `draft.commit()` costs the
+batch's size, not the history's. A record whose data
 tenant differs from its envelope's is refused (ValueError: dead-lettered).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from domains.billing.periods import period_of
@@ -30,13 +32,30 @@ from schemas.usage import InferenceRequestRecorded
 TOKEN_KINDS = (("prompt_tokens", "prompt_tokens"), ("completion_tokens", "completion_tokens"))
 
 
-@dataclass
 class Seen:
-    requests: set[str] = field(default_factory=set)  # inference_requests: tenant/request_id
-    records: set[str] = field(default_factory=set)  # rated_usage: tenant/record_id
+    __slots__ = ("requests", "records", "_base")
 
-    def copy(self) -> Seen:
-        return Seen(set(self.requests), set(self.records))
+    def __init__(self, requests: set[str] | None = None, records: set[str] | None = None,
+                 base: Seen | None = None) -> None:
+        self.requests = requests if requests is not None else set()  # inference_requests: tenant/request_id
+        self.records = records if records is not None else set()  # rated_usage: tenant/record_id
+        self._base = base
+
+    def has_request(self, k: str) -> bool:
+        return k in self.requests or (self._base is not None and self._base.has_request(k))
+
+    def has_record(self, k: str) -> bool:
+        return k in self.records or (self._base is not None and self._base.has_record(k))
+
+    def draft(self) -> Seen:
+        return Seen(base=self)
+
+    def commit(self) -> Seen:
+        """This draft's keys added to the Seen it was drafted from; returns that one."""
+        assert self._base is not None, "commit() of a Seen that is not a draft"
+        self._base.requests |= self.requests
+        self._base.records |= self.records
+        return self._base
 
 
 def key(tenant: str, record_id: str) -> str:
@@ -83,16 +102,16 @@ def rows_for(env: Envelope, seq: int, seen: Seen, rater: Rater, period: str = "m
         raise ValueError(f"data.tenant: {e.tenant!r} differs from the envelope's tenant {env.tenant!r}")
     if isinstance(e, InferenceRequestRecorded):
         k = key(e.tenant, e.request_id)
-        if k not in seen.requests:
+        if not seen.has_request(k):
             out["inference_requests"].append(inference_row(seq, e))
-        if k not in seen.records:
+        if not seen.has_record(k):
             out["rated_usage"] = [
                 rated_row(seq, rater, record_id=e.request_id, tenant=e.tenant, source="inference", kind=kind,
                           item=e.model, quantity=getattr(e, attr), unit="token", start=e.start, key_id=e.key_id,
                           period=period)
                 for kind, attr in TOKEN_KINDS if getattr(e, attr) > 0]
         return out
-    if key(e.tenant, e.record_id) not in seen.records:
+    if not seen.has_record(key(e.tenant, e.record_id)):
         gpu = e.source == "gpu"
         out["rated_usage"].append(rated_row(
             seq, rater, record_id=e.record_id, tenant=e.tenant, source=e.source, kind="gpu" if gpu else "tokens",

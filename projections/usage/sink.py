@@ -4,7 +4,7 @@ Fed by a ProjectionRunner over the USAGE stream (stream="USAGE"), in stream
 order. Per batch:
 1. Records at or below the projection's position (the `projection_tracking`
    row, written after the rows) are dropped: redelivery and replay are no-ops.
-2. Rows are built by the pure converters (convert.py) from a copy of the
+2. Rows are built by the pure converters (convert.py) from a draft of the
    dedupe state (`Seen`: record ids already stored), so a record id seen
    before, in an earlier batch or earlier in this one, adds no row.
 3. Each raw table gets one insert (a JSONCompactColumns block) of the rows
@@ -80,7 +80,7 @@ class UsageSink:
         todo = unseen(batch, self._position)
         if not todo:
             return 0
-        seen = self.seen.copy()
+        seen = self.seen.draft()
         try:
             self._insert(batch_rows(todo, seen, self.rater, self.period))
         except ClickHouseUnavailable:
@@ -90,11 +90,11 @@ class UsageSink:
         self._call(self.client.insert, f"{self.db}.projection_tracking", [(self.name, todo[-1][1])],
                    column_names=schema.COLUMNS["projection_tracking"],
                    column_type_names=self._types["projection_tracking"])
-        self.seen, self._position = seen, todo[-1][1]
+        self.seen, self._position = seen.commit(), todo[-1][1]
         return len(todo)
 
     def _one_by_one(self, todo) -> Seen:
-        seen = self.seen.copy()
+        seen = self.seen.draft()
         for env, seq in todo:
             try:
                 self._insert(rows_for(env, seq, seen, self.rater, self.period))

@@ -94,3 +94,13 @@ def test_the_same_request_id_of_two_tenants_is_two_requests():
 def test_a_record_the_tables_cannot_hold_exactly_is_refused_naming_the_field(env, problem):
     with pytest.raises(ValueError, match=problem):
         rows_for(env, 1, Seen(), rater())
+
+
+def test_a_batch_drafts_its_dedupe_state_and_only_a_commit_makes_it_stick():
+    seen = Seen()
+    batch_rows([(envelope(request("r1")), 1)], seen, rater())
+    draft = seen.draft()
+    tables = batch_rows([(envelope(request("r1")), 2), (envelope(request("r2")), 3)], draft, rater())
+    assert [r[0] for r in tables["inference_requests"]] == [3]  # r1 read through to the committed state
+    assert not seen.has_request("acme/r2")  # a batch that fails now leaves nothing behind
+    assert draft.commit() is seen and seen.has_request("acme/r2") and seen.has_record("acme/r2")
