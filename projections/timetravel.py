@@ -44,7 +44,13 @@ def parse_as_of(text: str | int) -> int | datetime:
 
 
 def asof_namespace(seq: int) -> str:
+    """The snapshots' namespace of the state after `seq` (`tessera replay --until-seq`)."""
     return f"asof-{seq}"
+
+
+def asof_database(seq: int) -> str:
+    """The ClickHouse database of the state after `seq` (`tessera replay --until-seq`)."""
+    return f"tessera_asof_{seq}"
 
 
 async def seq_at(nc: Client, when: datetime, stream: str = "EVT") -> int:

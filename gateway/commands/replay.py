@@ -78,7 +78,7 @@ async def _replay(settings: Any, target: Any, from_snapshots: bool, clickhouse: 
     from projections.registry import Registry
     from projections.runner import ProjectionRunner
     from projections.snapshots import LIVE, SnapshotStore, restore_runner
-    from projections.timetravel import asof_namespace, resolve
+    from projections.timetravel import asof_database, asof_namespace, resolve
 
     running = (settings.home / "nats" / "server.json").exists()
     bus = await open_bus(settings, name="tessera-replay", provision=False)
@@ -91,7 +91,7 @@ async def _replay(settings: Any, target: Any, from_snapshots: bool, clickhouse: 
         sink, ch = None, None
         if clickhouse:
             lock = _chdb_lock(settings)
-            sink, ch = _sink(settings, "tessera" if seq is None else f"tessera_asof_{seq}")
+            sink, ch = _sink(settings, "tessera" if seq is None else asof_database(seq))
         runner = ProjectionRunner(bus.nc, [*models, *([sink] if sink else [])])
         store = SnapshotStore(bus.js, replicas=settings.replicas)
         started = time.perf_counter()

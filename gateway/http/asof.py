@@ -17,6 +17,9 @@
 - Rejections (JSON errors as everywhere): a non-GET with as_of -> 400 (the
   past is read-only); an unreadable value or a sequence past the live
   position -> 422 with field `as_of`.
+- Routes read the request's sequence with `as_of_seq()`: the ClickHouse-backed
+  ones (usage, audit) answer from the as-of database or refuse with 409
+  (asof_clickhouse.py), never from the present.
 Identity (authentication, tenants, users) is always the present one: a token
 revoked today does not authenticate against yesterday's state.
 """
@@ -37,6 +40,13 @@ from projections.timetravel import build_past, parse_as_of, resolve
 
 HEADER = "x-tessera-as-of"
 _current: ContextVar[Registry | None] = ContextVar("tessera_as_of_registry", default=None)
+_seq: ContextVar[int | None] = ContextVar("tessera_as_of_seq", default=None)
+
+
+def as_of_seq() -> int | None:
+    """The sequence the current request reads as of (None: the present). ClickHouse-backed
+    routes choose their database by it (asof_clickhouse.py)."""
+    return _seq.get()
 
 
 class RegistrySwitch:
@@ -101,11 +111,12 @@ class AsOf:
                 message["headers"] = [*message.get("headers", []), (b"x-tessera-as-of", str(seq).encode())]
             await send(message)
 
-        token = _current.set(registry)
+        token, seq_token = _current.set(registry), _seq.set(seq)
         try:
             await self.app(_without_as_of(scope), receive, send_with_header)
         finally:
             _current.reset(token)
+            _seq.reset(seq_token)
 
 
 def _as_of(scope) -> str | None:

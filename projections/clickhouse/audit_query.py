@@ -14,6 +14,8 @@ is listed once. Filters (all optional, combined with AND):
   types (any of them); `start` (inclusive) / `end` (exclusive): event time.
 - `private_of`: for callers who may only see their own tokens (members,
   viewers): `token` events are listed only when this actor caused them.
+- `until_seq`: only events at or below this EVT sequence (a read of the past:
+  a row is its event, so the cut is exact).
 Blocking (clickhouse-connect): call it in a worker thread. Any engine error is
 `AuditUnavailable` (the gateway answers 503).
 """
@@ -48,6 +50,7 @@ class AuditFilter:
     start: datetime | None = None
     end: datetime | None = None
     private_of: str | None = None
+    until_seq: int | None = None
 
 
 def micros(t: datetime) -> int:
@@ -80,6 +83,8 @@ def where(f: AuditFilter) -> tuple[list[str], dict]:
         add("time < fromUnixTimestamp64Micro({end:Int64}, 'UTC')", end=micros(f.end))
     if f.private_of is not None:
         add("(aggregate != 'token' OR actor = {me:String})", me=split_actor(f.private_of)[0])
+    if f.until_seq is not None:
+        add("seq <= {until:UInt64}", until=f.until_seq)
     return clauses, params
 
 

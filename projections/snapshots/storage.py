@@ -13,9 +13,10 @@
   process). `start_from_snapshots` does the same
   but never fails a start: any error means a replay from sequence 1.
 - `Snapshotter`: saves every `every_events` events or `every_s` seconds
-  (when the position moved), and once more when stopped. Capture runs on the
-  event loop between batches (each model at a batch boundary, never half an
-  event); the upload is awaited after it.
+  (when the position moved), and once more when stopped. Capture starts on
+  the event loop between batches (each model at a batch boundary, never half
+  an event) by forking a child that pickles the models (forked.py): the loop
+  goes on at once; the upload is awaited after the child is done.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from typing import Any
 from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
 
+from projections.snapshots.forked import ForkedCapture
 from projections.snapshots.format import (
-    capture,
     header,
     restore,
     snapshottable,
@@ -88,7 +89,7 @@ class SnapshotStore:
         `covered`: the runner's position (see `capture`); captured once for all, before any await.
         """
         stream, _ = await self.log()
-        blobs = {p.name: capture(p, stream, covered) for p in projections if snapshottable(p)}
+        blobs = await ForkedCapture.start([p for p in projections if snapshottable(p)], stream, covered).result()
         for name, blob in blobs.items():
             await self.put(f"{namespace}/{name}", blob)
         return {name: int(header(blob)["position"]) for name, blob in blobs.items()}

@@ -29,7 +29,8 @@ Restart with snapshots (P3, second half; `--only restart` runs just these):
 
   P3r  the gateway's read side (registry, identity, fleet view) built from zero
   P3s  snapshot saved to the JetStream Object Store (projections.snapshots) at
-       N - tail events; size of the snapshots
+       N - tail events; size of the snapshots; the longest the event loop was held
+       meanwhile (capture runs in a forked child)
   P3g  restart: fresh models, snapshots loaded, the tail replayed (tail =
        --tail, 10,000 by default); seconds, target <= 5 s, vs P3r; the
        restarted state hashes equal the from-zero ones
@@ -495,11 +496,23 @@ async def restart(nc, n: int, tail: int) -> None:
     store, older = SnapshotStore(nc.jetstream()), read_side()
     runner = ProjectionRunner(nc, older)
     await runner.catch_up(until=n - tail)
+    held, saving = [0.0], True
+
+    async def ticker() -> None:  # how long the event loop is held (what requests would wait) during the save
+        while saving:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            held[0] = max(held[0], time.perf_counter() - before - 0.005)
+
+    ticking = asyncio.create_task(ticker())
     start = time.perf_counter()
     saved = await store.save(older, covered=runner.position())
+    saving = False
+    await ticking
     size = sum([len(await store.get(f"live/{name}")) for name in saved])
     print(f"{f'P3s. snapshot at seq {n - tail:,} saved':<58} {time.perf_counter() - start:>12.1f} {'s':<10} "
-          f"[{size / 1e6:.1f} MB in bucket tessera_snapshots]", flush=True)
+          f"[{size / 1e6:.1f} MB in bucket tessera_snapshots; event loop held at most {held[0] * 1000:.0f} ms]",
+          flush=True)
 
     restarted = read_side()
     start = time.perf_counter()

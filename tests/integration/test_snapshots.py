@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
 
 import pytest
 
@@ -19,6 +20,7 @@ from projections.registry import Registry
 from projections.runner import ProjectionRunner
 from projections.snapshots import SnapshotStore, capture, restore, restore_runner
 from projections.snapshots import format as snapshot_format
+from projections.snapshots.forked import ForkedCapture, SnapshotError
 from projections.timetravel import build_past, parse_as_of, seq_at
 from schemas import decode
 from tests.bench.bench_rebuild import Workload, write_events
@@ -61,6 +63,39 @@ def test_a_snapshot_round_trip_restores_an_identical_model():
             live.apply(decode(msg.data), seq)
             restored.apply(decode(msg.data), seq)
     assert restored.state_hash() == live.state_hash()
+
+
+async def test_a_snapshot_is_the_state_when_it_was_started_while_the_model_goes_on():
+    """Captured in a forked child: the model keeps folding at once, the snapshot is of the moment it started."""
+    live, _ = folded(4000)
+    before = live.state_hash()
+    job = ForkedCapture.start([live], "EVT@t0", None)
+    for seq, msg in enumerate(Workload().messages(5000), 1):
+        if seq > 4000:
+            live.apply(decode(msg.data), seq)
+    assert live.state_hash() != before
+    blobs = await job.result()
+    restored = Registry()
+    assert restore(restored, blobs[live.name], "EVT@t0") == 4000
+    assert restored.state_hash() == before
+
+
+class _Unpicklable:
+    name = "unpicklable"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # not state a snapshot can hold
+
+    def position(self) -> int:
+        return 1
+
+    def state_hash(self) -> str:
+        return ""
+
+
+async def test_a_capture_failing_in_the_child_is_an_error_naming_the_model():
+    with pytest.raises(SnapshotError, match="unpicklable"):
+        await ForkedCapture.start([_Unpicklable()], "EVT@t0", None).result()
 
 
 def test_snapshots_of_another_format_code_or_log_are_ignored_never_misread(monkeypatch):

@@ -11,6 +11,13 @@ client, or when the engine fails, it answers 503 `audit_unavailable`.
 
 `/v1/audit/{kind}/{id}`: the audit trail of one object, i.e. its events from the log.
 
+Under `?as_of=N` (gateway/http/asof.py) both answer the past: the search from
+database `tessera_asof_<N>` when `tessera replay --until-seq N` built it, else
+from the live `audit_events` rows with `seq <= N` (exact: a row is its event;
+503 while the live projection has not stored N yet), see asof_clickhouse.py;
+an object's trail keeps its events at or below N (the object itself is looked
+up in the past read models).
+
 Each event with its time, type, actor (who caused it), causation and data
 (token hashes redacted). The object is looked up in the read models first and
 scoped like every read: clusters and nodes (platform objects) are visible to
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -31,6 +39,8 @@ from fastapi import APIRouter, Depends, Query
 
 from domains.identity.permissions import ADMINS
 from gateway.http import events
+from gateway.http.asof import as_of_seq
+from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
 from gateway.http.docs import errors
 from gateway.http.errors import ApiError, Invalid, missing
@@ -82,7 +92,8 @@ def router(s: Services) -> APIRouter:
     paging = page_query(s.settings)
 
     @r.get("", response_model=Page[AuditEventOut], summary="Who did what to which object and when",
-           description="Every object's events, newest first; filters combine (AND).", responses=errors(400, 422, 503))
+           description="Every object's events, newest first; filters combine (AND).",
+           responses=errors(400, 409, 422, 503))
     async def search(caller: Caller = Depends(reader("audit:read")), p=Depends(paging),
                      actor: str | None = Query(None, max_length=512, description=(
                          "who: 'user:<tenant>/<user>' (any of their tokens), 'user:<tenant>/<user>#<token_id>', "
@@ -102,8 +113,10 @@ def router(s: Services) -> APIRouter:
         if s.clickhouse is None:
             raise ApiError("the audit log is not available: this gateway has no ClickHouse",
                            code="audit_unavailable", status=503)
+        db, until = await source(s, tables=("audit_events",), live_exact=True, what="the audit log",
+                                 code="audit_unavailable")
         try:
-            items, cursor = await asyncio.to_thread(audit_page, s.clickhouse, s.clickhouse_db, wanted,
+            items, cursor = await asyncio.to_thread(audit_page, s.clickhouse, db, replace(wanted, until_seq=until),
                                                     p.page_size, p.cursor)
         except AuditUnavailable as exc:
             log.warning("audit query failed: %s", exc)
@@ -135,6 +148,8 @@ def router(s: Services) -> APIRouter:
         tenant = locate(caller, kind, id)
         if tenant is None:
             raise missing(kind, id)
-        return page(await events.history(s.nc, tenant, kind, id), None)
+        seq = as_of_seq()
+        trail = await events.history(s.nc, tenant, kind, id)
+        return page([e for e in trail if seq is None or e["seq"] <= seq], None)
 
     return r

@@ -9,6 +9,10 @@ in the minute it started). Scoped like /v1/usage: a caller sees their own
 tenant; a platform admin every tenant (or `?tenant=`). Without ClickHouse, or
 when the engine fails, 503 `usage_unavailable`; a bad period is 422 naming
 `from`/`to`. Read-only: nothing here changes state.
+Under `?as_of=N`: from database `tessera_asof_<N>` when it holds these
+tables, else 409 `as_of_unavailable` (field `as_of`): USAGE rows carry USAGE
+stream sequences, so the live tables cannot say what was there at EVT
+sequence N (asof_clickhouse.py); never an answer from the present.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
 from gateway.http.docs import errors
 from gateway.http.errors import ApiError, Invalid
@@ -83,7 +88,7 @@ def router(s: Services) -> APIRouter:
     @r.get("", response_model=InferenceUsageOut, summary="Inference requests and tokens per API key, model or minute",
            description="From the USAGE projection's per-minute rollup (key: its raw requests); "
                        "`from`/`to` are cut at whole UTC minutes.",
-           responses=errors(422, 503))
+           responses=errors(409, 422, 503))
     async def get_inference_usage(caller: Caller = Depends(reader("usage:read")),
                                   group_by: Literal["key", "model", "minute"] = "model",
                                   start: datetime | None = Query(None, alias="from", description="ISO 8601, inclusive"),
@@ -99,8 +104,10 @@ def router(s: Services) -> APIRouter:
         if s.clickhouse is None:
             raise ApiError("usage is not available: this gateway has no ClickHouse", code="usage_unavailable",
                            status=503)
+        table = GROUPS[group_by][1].split()[0]
+        db, _ = await source(s, tables=(table,), live_exact=False, what="inference usage", code="usage_unavailable")
         try:
-            rows = await asyncio.to_thread(inference_usage, s.clickhouse, s.clickhouse_db, group_by,
+            rows = await asyncio.to_thread(inference_usage, s.clickhouse, db, group_by,
                                            tenant=caller.scope, start=start, end=end)
         except Exception as exc:  # noqa: BLE001 - the engine's errors, whatever their class (e.g. no tables yet): 503
             log.warning("inference usage query failed: %s", exc)

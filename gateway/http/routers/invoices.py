@@ -7,7 +7,9 @@ Invoices come from the billing read model (projections.billing.BillingModel,
 tenant's invoices; a platform admin names one with `?tenant=` (without it:
 422, field `tenant`). Another tenant's invoice id answers exactly like a
 missing one (404). Without a billing model, ClickHouse or rate cards the
-routes answer 503 (`billing_unavailable` / `usage_unavailable`).
+routes answer 503 (`billing_unavailable` / `usage_unavailable`). Under
+`?as_of=N` the preview reads database `tessera_asof_<N>` when it holds the
+rollup, else answers 409 `as_of_unavailable` (gateway/http/asof_clickhouse.py).
 
 Export: `GET /v1/invoices/{id}/export?format=csv|json` (or `?format=csv` on
 the invoice itself): CSV has one row per line, then `credit`, `subtotal` and
@@ -29,6 +31,7 @@ from fastapi.responses import JSONResponse, Response
 
 from domains.billing.errors import BillingError
 from domains.billing.periods import KINDS, period_of
+from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
 from gateway.http.docs import errors
 from gateway.http.errors import ApiError, Invalid, missing
@@ -120,7 +123,7 @@ def router(s: Services) -> APIRouter:
         return export(found(caller, invoice_id), format)
 
     @r.get("/v1/usage/preview", summary="The current period's draft invoice, from ClickHouse rollups",
-           responses=errors(422, 503))
+           responses=errors(409, 422, 503))
     async def preview(caller: Caller = Depends(reader("usage:read")),
                       period: str = Query("monthly", description=f"one of {', '.join(KINDS)}"),
                       at: datetime | None = Query(None, description="an instant in the period (default: now)")):
@@ -137,8 +140,10 @@ def router(s: Services) -> APIRouter:
         if s.clickhouse is None or cards is None:
             raise ApiError("usage is not available: this gateway has no ClickHouse", code="usage_unavailable",
                            status=503)
+        db, _ = await source(s, tables=("rated_usage_daily",), live_exact=False, what="the usage preview",
+                             code="usage_unavailable")
         try:
-            result = await asyncio.to_thread(preview_query, s.clickhouse, s.clickhouse_db, cards, tenant, p)
+            result = await asyncio.to_thread(preview_query, s.clickhouse, db, cards, tenant, p)
         except Exception as exc:  # the engine's errors, whatever their class
             log.warning("usage preview failed: %s", exc)
             raise ApiError("usage is not available right now; try again", code="usage_unavailable",

@@ -4,6 +4,13 @@ Scoped like every read: a caller sees their own tenant's usage; a platform
 admin every tenant's (or `?tenant=`). Without a ClickHouse client the route
 answers 503 `usage_unavailable`, as it does when the engine fails. A period
 outside ClickHouse's DateTime range (1970..2106) is the caller's error: 422.
+
+Under `?as_of=N` (gateway/http/asof.py): from database `tessera_asof_<N>`
+when `tessera replay --until-seq N` built it, else from the live intervals
+closed at or before EVT sequence N (`end_seq <= N`, split at hours as the
+rollup does: `usage_until`), which is exact: an interval counts once closed,
+and its row never changes after. 503 while the live projection has not
+stored N yet (asof_clickhouse.py).
 """
 
 from __future__ import annotations
@@ -12,16 +19,18 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
 from gateway.http.docs import errors
 from gateway.http.errors import ApiError, Invalid
 from gateway.http.models import UsageOut
 from gateway.http.services import Services
-from gateway.http.usage import UsageUnavailable, usage
+from gateway.http.usage import UsageRow, UsageUnavailable, usage
 
 log = logging.getLogger("tessera.gateway")
 HOUR = Decimal(3600)
@@ -29,12 +38,51 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # ClickHouse DateTime's range: outs
 LATEST = datetime(2106, 1, 1, tzinfo=UTC)
 
 
+KEYS = {"tenant": "tenant", "job": "job_id", "gpu_model": "gpu_model", "day": "toString(toDate(hour))"}
+
+
+def usage_until(client, db: str, group_by: str, until: int, *, tenant: str | None = None, job: str | None = None,
+                gpu_model: str | None = None, start: datetime | None = None, end: datetime | None = None
+                ) -> list[UsageRow]:
+    """`usage` as of EVT sequence `until`, from the raw intervals closed by then (the rollup's split, redone)."""
+    inner, outer, params = ["closed = 1", "end > start", "end_seq <= {until:UInt64}"], ["1"], {"until": until}
+    if tenant is not None:
+        inner.append("tenant = {tenant:String}")
+        params["tenant"] = tenant
+    if gpu_model is not None:
+        inner.append("gpu_model = {gpu_model:String}")
+        params["gpu_model"] = gpu_model
+    if start is not None:
+        outer.append("hour >= toStartOfHour(toDateTime({start:DateTime64(3, 'UTC')}, 'UTC'))")
+        params["start"] = start
+    if end is not None:
+        outer.append("hour < toDateTime({end:DateTime64(3, 'UTC')}, 'UTC')")
+        params["end"] = end
+    if job is not None:
+        outer.append("job_id = {job:String}")
+        params["job"] = job
+    sql = (
+        f"SELECT {KEYS[group_by]} AS k, sum(ms), uniqExact(job_id) FROM ("
+        "SELECT tenant, gpu_model, job_id, toDateTime(h * 3600, 'UTC') AS hour, "
+        "toUInt64(gpus * (least(e, (h + 1) * 3600000) - greatest(s, h * 3600000))) AS ms FROM ("
+        "SELECT tenant, gpu_model, job_id, gpus, toInt64(toUnixTimestamp64Milli(start)) AS s, "
+        "toInt64(toUnixTimestamp64Milli(end)) AS e, arrayJoin(range(intDiv(s, 3600000), intDiv(e - 1, 3600000) + 1)) "
+        f"AS h FROM {db}.gpu_usage_intervals FINAL WHERE {' AND '.join(inner)})"
+        f") WHERE {' AND '.join(outer)} GROUP BY k ORDER BY k"
+    )
+    try:
+        rows = client.query(sql, parameters=params).result_rows
+    except Exception as exc:  # the engine's errors, whatever their class: the caller answers 503
+        raise UsageUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    return [UsageRow(str(k), Decimal(int(ms)) / 1000, int(n)) for k, ms, n in rows]
+
+
 def router(s: Services) -> APIRouter:
     r = APIRouter(prefix="/v1/usage", tags=["usage"])
 
     @r.get("", response_model=UsageOut, summary="GPU usage per tenant, job, GPU model or day",
            description="Closed usage intervals only; `from`/`to` are cut at whole UTC hours.",
-           responses=errors(422, 503))
+           responses=errors(409, 422, 503))
     async def get_usage(caller: Caller = Depends(reader("usage:read")),
                         group_by: Literal["tenant", "job", "gpu_model", "day"] = "tenant",
                         job: str | None = None, gpu_model: str | None = None,
@@ -50,8 +98,11 @@ def router(s: Services) -> APIRouter:
         if s.clickhouse is None:
             raise ApiError("usage is not available: this gateway has no ClickHouse", code="usage_unavailable",
                            status=503)
+        db, until = await source(s, tables=("gpu_usage_hourly",), live_exact=True, what="usage",
+                                 code="usage_unavailable")
+        query = usage if until is None else partial(usage_until, until=until)
         try:
-            rows = await asyncio.to_thread(usage, s.clickhouse, s.clickhouse_db, group_by, tenant=caller.scope,
+            rows = await asyncio.to_thread(query, s.clickhouse, db, group_by, tenant=caller.scope,
                                            job=job, gpu_model=gpu_model, start=start, end=end)
         except UsageUnavailable as exc:
             log.warning("usage query failed: %s", exc)
