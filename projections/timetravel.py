@@ -6,6 +6,9 @@
 - `seq_at(nc, when)`: the last sequence of EVT stored at or before `when` (the
   stream's own timestamps, monotonic with sequences; one Direct Get for the
   first message after `when`). 0 = before the first event.
+- `usage_seq_at(nc, seq)`: the last USAGE sequence stored at or before EVT
+  sequence `seq` (by the streams' timestamps): where the usage tables of a
+  past state end.
 - `build_past(nc, projections, seq, store)`: the projections rebuilt up to and
   including `seq`: from the as-of snapshot of that exact sequence when one was
   stored (`tessera replay --until-seq`), else from the latest live snapshot
@@ -23,6 +26,7 @@ from typing import Any
 import orjson
 from nats.aio.client import Client
 
+from bus.direct import get_seq
 from bus.errors import BusError
 from projections.runner import ProjectionRunner
 from projections.snapshots import SnapshotStore, restore_runner
@@ -63,6 +67,16 @@ async def seq_at(nc: Client, when: datetime, stream: str = "EVT") -> int:
     if not reply.data and headers.get("Status"):
         raise BusError(f"direct get on {stream} failed: status {headers.get('Status')}")
     return int(headers["Nats-Sequence"]) - 1
+
+
+async def usage_seq_at(nc: Client, seq: int) -> int:
+    """The last USAGE sequence stored at or before EVT sequence `seq` was (the usage of that past state)."""
+    if seq <= 0:
+        return 0
+    stored = await get_seq(nc, "EVT", seq)
+    if stored is None:
+        raise BusError(f"EVT has no sequence {seq}")
+    return await seq_at(nc, parse_as_of(stored.headers["Nats-Time-Stamp"]), "USAGE")
 
 
 async def resolve(nc: Client, value: int | datetime, stream: str = "EVT") -> int:

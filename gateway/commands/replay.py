@@ -3,13 +3,16 @@
 - Without `--until*`: the registry (clusters, nodes, jobs, workflows), the
   identity model and the gateway's fleet view are rebuilt from sequence 1
   (or, with `--from-snapshots`, from the stored snapshots + the tail), the
-  ClickHouse tables of database `tessera` are emptied and rebuilt; the
+  ClickHouse tables of database `tessera` (from EVT, and the usage tables
+  from USAGE) are emptied and rebuilt; the
   in-memory models are stored as the live snapshots (gateways then start from
   them). The state hashes printed at the end are a function of the log's
   prefix only (T7): the same prefix gives the same hashes, on any machine.
 - `--until-seq N` / `--until TIME`: the state as it was after sequence N (or
   the last event stored at or before TIME), built into a separate namespace:
-  ClickHouse database `tessera_asof_<N>`, snapshots `asof-<N>/<model>` (the
+  ClickHouse database `tessera_asof_<N>` (its usage tables hold the USAGE
+  records stored by the time sequence N was, rated with the rate cards
+  published up to N), snapshots `asof-<N>/<model>` (the
   gateway answers `?as_of=N` from them, and `tessera --as-of N ...` reads
   them through the same API and CLI).
 Talks to the bus directly (like `tessera up`/`status`), not to the gateway.
@@ -109,13 +112,17 @@ async def _replay(settings: Any, target: Any, from_snapshots: bool, clickhouse: 
                 await asyncio.wait({work}, timeout=0.1)
             position = work.result()
             progress.update(task, completed=position)
+        usage = await _usage(bus.nc, ch, sink.db, seq) if sink is not None else None
         seconds = time.perf_counter() - started
         await store.save(models, namespace, covered=position)
         hashes = {m.name: (position, m.state_hash()) for m in models if hasattr(m, "state_hash")}
         if sink is not None:
             from projections.clickhouse import queries
+            from projections.usage import queries as usage_queries
 
             hashes[f"clickhouse:{sink.db}"] = (position, await asyncio.to_thread(queries.table_digest, ch, sink.db))
+            hashes[f"clickhouse:{sink.db}:usage"] = (usage, await asyncio.to_thread(usage_queries.table_digest, ch,
+                                                                                      sink.db))
             ch.close()
         return {"seq": position, "namespace": namespace, "seconds": seconds,
                 "events_per_s": position / seconds if seconds else 0.0, "hashes": hashes}
@@ -125,6 +132,17 @@ async def _replay(settings: Any, target: Any, from_snapshots: bool, clickhouse: 
         await bus.close()
         if lock is not None:
             os.close(lock)
+
+
+async def _usage(nc: Any, ch: Any, database: str, seq: int | None) -> int:
+    """The USAGE tables rebuilt in `database` (for a past state: the usage stored by the time of EVT `seq`,
+    rated with the rate cards published up to `seq`); returns the USAGE position."""
+    from projections.timetravel import usage_seq_at
+    from projections.usage.service import UsageProjection
+
+    usage_until = None if seq is None else await usage_seq_at(nc, seq)
+    with stderr.status("replay: usage records"):
+        return await UsageProjection(nc, ch, database=database).rebuild(until=seq, usage_until=usage_until)
 
 
 def _chdb_lock(settings: Any) -> int | None:

@@ -35,9 +35,14 @@ class UsageProjection:
         await self.cards_runner.catch_up()
         return await self.runner.catch_up()
 
-    async def rebuild(self) -> int:
-        await self.cards_runner.catch_up()
-        return await self.runner.rebuild()
+    async def rebuild(self, *, until: int | None = None, usage_until: int | None = None) -> int:
+        """Every table emptied and rebuilt from USAGE sequence 1 (to `usage_until`), rated with the cards
+        of EVT (up to `until`: a past state); returns the USAGE position."""
+        if not self._ready:
+            await asyncio.to_thread(self.sink.setup)
+            self._ready = True
+        await self.cards_runner.catch_up(until=until)
+        return await self.runner.rebuild(until=usage_until)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.catch_up()

@@ -5,7 +5,8 @@ projection. A ledger: the live answers of /v1/usage and /v1/audit are recorded w
 event N; more work follows (a second job, a cordon); then the same reads with `as_of=N` must give the
 recorded answers, first from the live tables filtered at N, then from the database `tessera replay
 --until-seq N` builds. Reads of USAGE-derived tables (inference usage, the invoice preview) cannot be
-answered exactly from the live tables: 409, field `as_of`, naming the command.
+answered exactly from the live tables: 409, field `as_of`, naming the command; after the replay they
+answer from its usage tables (the USAGE records stored by the time event N was).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.clickhouse import client as clickhouse_client
-from bus.direct import last_for
+from bus.direct import get_seq, last_for
 from bus.server import ServerProcess
 from gateway.http import asof
 from gateway.http.asof_clickhouse import Source, covers, source, tracked
 from projections.clickhouse import ClickHouseSink
 from projections.runner import ProjectionRunner
+from projections.timetravel import parse_as_of
 from tests.e2e.conftest import CLUSTER, Api, Stack, eventually, job_spec
 from tests.e2e.test_api_usage import run_to_the_end
 
@@ -188,4 +190,14 @@ def test_after_tessera_replay_until_seq_n_reads_come_from_the_as_of_database(ch_
     assert json.loads(usage_cli.stdout)["items"] == ledger["at_n"]["usage"]["job"]
     audit_cli = cli(ch_api, "--as-of", str(n), "audit", "--type", "job_submitted", "-o", "json")
     assert [e["aggregate_id"] for e in json.loads(audit_cli.stdout)["items"]] == [ledger["jobs"][0]]
-    inference_refused(ch_api, n, f"tessera_asof_{n}")  # replay builds the EVT tables only
+    # and the USAGE tables: the records stored by the time event N was, counted here from the streams' clocks
+    stamp = ch_api.stack.call(get_seq(ch_api.stack.bus.nc, "EVT", n)).headers["Nats-Time-Stamp"]
+    usage_msgs = [ch_api.stack.call(get_seq(ch_api.stack.bus.nc, "USAGE", i)) for i in (1, 2)]
+    stored_by_n = sum(parse_as_of(m.headers["Nats-Time-Stamp"]) <= parse_as_of(stamp) for m in usage_msgs)
+    position, digest = json.loads(run.stdout)["hashes"][f"clickhouse:tessera_asof_{n}:usage"]
+    assert position == stored_by_n and f"rated_usage:{stored_by_n}:" in digest
+    assert chosen(ch_api, n, ("rated_usage_daily",), False) == Source(f"tessera_asof_{n}", None)
+    preview = ch_api.admin.get("/v1/usage/preview", params={"tenant": "acme", "as_of": n})
+    assert preview.status_code == 200 and sum(line["records"] for line in preview.json()["lines"]) == stored_by_n
+    inference = ch_api.admin.get("/v1/usage/inference", params={"as_of": n})
+    assert inference.status_code == 200 and inference.json()["items"] == [], inference.text
