@@ -28,6 +28,10 @@ the principal prebuilt per key). None for a malformed or unknown key, a wrong
 secret, a revoked or expired key. Revocation and limit/budget changes are
 effective the moment their event is applied (the principal is rebuilt then).
 Views (`api_key`, `api_keys`) carry no hash. Key ids are global like token ids.
+A key's view keeps its budget revision (1 at creation, + 1 per budget change)
+and the budget alerts announced for that revision (`budget_alerts`, emptied
+by a budget change; an alert of another revision is ignored); the principal
+carries both so the proxy reports each threshold once.
 """
 
 from __future__ import annotations
@@ -84,6 +88,14 @@ class TokenView:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetAlert:
+    threshold: int
+    spent: Decimal
+    limit: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyView:
     tenant: str
     key_id: str
@@ -98,6 +110,8 @@ class ApiKeyView:
     created_at: datetime
     created_seq: int
     updated_seq: int
+    budget_revision: int = 1
+    budget_alerts: tuple[BudgetAlert, ...] = ()  # announced for the current revision, in order
 
     def status(self, now: datetime) -> str:
         if self.revoked:
@@ -107,7 +121,8 @@ class ApiKeyView:
     def principal(self) -> KeyPrincipal:
         return KeyPrincipal(tenant=self.tenant, key_id=self.key_id, name=self.name,
                             allowed_models=frozenset(self.allowed_models), rpm=self.rpm, tpm=self.tpm,
-                            budget=self.budget, expires_at=self.expires_at)
+                            budget=self.budget, expires_at=self.expires_at, budget_revision=self.budget_revision,
+                            budget_alerts=frozenset(a.threshold for a in self.budget_alerts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +315,19 @@ class IdentityModel:
         self._update_key(env, seq, rpm=env.data.rpm, tpm=env.data.tpm)  # type: ignore[attr-defined]
 
     def _api_key_budget_changed(self, env: Envelope, seq: int) -> None:
-        self._update_key(env, seq, budget=env.data.budget)  # type: ignore[attr-defined]
+        e: i.ApiKeyBudgetChanged = env.data  # type: ignore[assignment]
+        view = self._apikeys.get(_key(env.tenant, e.key_id))
+        if view is not None:
+            self._update_key(env, seq, budget=e.budget, budget_revision=view.budget_revision + 1, budget_alerts=())
+
+    def _api_key_budget_crossed(self, env: Envelope, seq: int) -> None:
+        e: i.ApiKeyBudgetThresholdCrossed = env.data  # type: ignore[assignment]
+        view = self._apikeys.get(_key(env.tenant, e.key_id))
+        if view is None or e.budget_revision != view.budget_revision or \
+                any(a.threshold == e.threshold for a in view.budget_alerts):
+            return
+        alert = BudgetAlert(e.threshold, e.spent, e.limit, env.time)
+        self._update_key(env, seq, budget_alerts=(*view.budget_alerts, alert))
 
     def _update_key(self, env: Envelope, seq: int, **changes) -> None:
         key_id = env.data.key_id  # type: ignore[attr-defined]
@@ -334,4 +361,5 @@ class IdentityModel:
         i.RoleChanged: _role_changed, i.UserDisabled: _user_disabled, i.TokenIssued: _token_issued,
         i.TokenRevoked: _token_revoked, i.ApiKeyCreated: _api_key_created, i.ApiKeyRevoked: _api_key_revoked,
         i.ApiKeyLimitsChanged: _api_key_limits_changed, i.ApiKeyBudgetChanged: _api_key_budget_changed,
+        i.ApiKeyBudgetThresholdCrossed: _api_key_budget_crossed,
     }

@@ -6,7 +6,8 @@ Aggregates (subject `evt.<tenant>.<aggregate>.<id>.<event>`):
     user      id = user_id        under its tenant    CreateUser, ChangeRole, DisableUser
     token     id = token_id       under its tenant    IssueToken, RevokeToken
     platform  id = "identity"     under `_platform`   BootstrapPlatform -> PlatformBootstrapped (once)
-    apikey    id = key_id         under its tenant    CreateApiKey, RevokeApiKey, ChangeApiKeyLimits/Budget
+    apikey    id = key_id         under its tenant    CreateApiKey, RevokeApiKey, ChangeApiKeyLimits/Budget,
+                                                      ReportApiKeySpend (the proxy) -> ApiKeyBudgetThresholdCrossed
 
 Commands travel under the tenant they act in (`cmd.<tenant>.identity.<name>`);
 CreateTenant and BootstrapPlatform under `_platform`.
@@ -20,7 +21,9 @@ likewise only `key_hash` = sha256(secret) on the log. A key belongs to its
 tenant (not to a user): `allowed_models` (empty = every model), an optional
 expiry, optional per-minute limits (`rpm` requests, `tpm` tokens; None =
 unlimited) and an optional `budget` (exact decimal, the currency of the rate
-card; None = unlimited).
+card; None = unlimited). The budget's revision is 1 at creation and + 1 with
+each ApiKeyBudgetChanged; budget alerts (50/80/100%) are announced once per
+threshold per revision.
 """
 
 from __future__ import annotations
@@ -213,3 +216,24 @@ class ApiKeyBudgetChanged(Event):
     key_id: TokenId
     budget: DecimalString | None = None
     previous: DecimalString | None = None
+
+
+class ReportApiKeySpend(Command):
+    """What a key has spent so far (the proxies' shared spend counter), sent by a proxy when a budget
+    threshold may be crossed. Decides the threshold alerts not announced yet for `budget_revision`."""
+
+    TYPE = "tessera.identity.report_api_key_spend.v1"
+    key_id: TokenId
+    spent: DecimalString
+    budget_revision: Annotated[int, Field(ge=1)]  # the budget the reporter measured against
+
+
+class ApiKeyBudgetThresholdCrossed(Event):
+    """The key's spend reached `threshold`% of its budget: once per threshold per budget revision."""
+
+    TYPE = "tessera.identity.api_key_budget_threshold_crossed.v1"
+    key_id: TokenId
+    threshold: Literal[50, 80, 100]
+    spent: DecimalString
+    limit: DecimalString
+    budget_revision: Annotated[int, Field(ge=1)]

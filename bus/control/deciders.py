@@ -89,7 +89,8 @@ PLATFORM = Decider(aggregate="platform", initial=identity.PlatformState(), evolv
 
 
 APIKEY = Decider(aggregate="apikey", initial=apikeys.ApiKeyState(), evolve=apikeys.evolve, decide=apikeys.decide,
-                 commands=(idn.CreateApiKey, idn.RevokeApiKey, idn.ChangeApiKeyLimits, idn.ChangeApiKeyBudget),
+                 commands=(idn.CreateApiKey, idn.RevokeApiKey, idn.ChangeApiKeyLimits, idn.ChangeApiKeyBudget,
+                           idn.ReportApiKeySpend),
                  aggregate_id=lambda c: c.key_id)
 DEPLOYMENT = Decider(aggregate="deployment", initial=inference.DeploymentState(), evolve=inference.evolve,
                      decide=inference.decide, aggregate_id=lambda c: c.deployment_id,

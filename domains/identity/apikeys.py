@@ -10,7 +10,14 @@ Rules (each a test in tests/unit/domains/identity/test_api_keys.py):
   revoked key's limits or budget is `illegal_transition`: a revoked key stays
   dead. Changing to the current values decides nothing.
 - Limits replace both `rpm` and `tpm` (None = unlimited); a budget of None
-  is unlimited. Spend against the budget is metering's, not this aggregate's.
+  is unlimited. Spend against the budget is counted by the proxies.
+- Budget alerts: the budget's revision is 1 at creation and + 1 with each
+  ApiKeyBudgetChanged. ReportApiKeySpend(spent, budget_revision) decides one
+  ApiKeyBudgetThresholdCrossed per 50/80/100% threshold reached
+  (keybudget.due) and not yet announced for the current revision, ascending.
+  A report for another revision (stale: measured against a budget no longer
+  in force), for a key without a budget or for a revoked key decides
+  nothing: reports are re-sent by any number of proxies, never an error.
 
 The hash is not kept in the state (no decision needs it); the read model
 (projections/identity.py) keeps it to authenticate.
@@ -26,6 +33,7 @@ from functools import singledispatch
 
 from domains.errors import IllegalTransition
 from domains.identity.errors import AlreadyExists, IdentityError, UnknownIdentity
+from domains.identity.keybudget import due
 from schemas import identity as i
 from schemas.base import Command, Event
 
@@ -38,6 +46,8 @@ class ApiKeyState:
     rpm: int | None = None
     tpm: int | None = None
     budget: Decimal | None = None
+    budget_revision: int = 1
+    alerted: frozenset[int] = frozenset()  # thresholds announced for the current revision
 
 
 class ApiKeyRevoked(IllegalTransition):
@@ -83,7 +93,14 @@ def _(event: i.ApiKeyLimitsChanged, state: ApiKeyState) -> ApiKeyState:
 
 @_apply.register
 def _(event: i.ApiKeyBudgetChanged, state: ApiKeyState) -> ApiKeyState:
-    return replace(state, budget=event.budget)
+    return replace(state, budget=event.budget, budget_revision=state.budget_revision + 1, alerted=frozenset())
+
+
+@_apply.register
+def _(event: i.ApiKeyBudgetThresholdCrossed, state: ApiKeyState) -> ApiKeyState:
+    if event.budget_revision != state.budget_revision:
+        return state
+    return replace(state, alerted=state.alerted | {event.threshold})
 
 
 @singledispatch
@@ -119,6 +136,15 @@ def _(command: i.ChangeApiKeyBudget, state: ApiKeyState, now: datetime) -> list[
     if command.budget == state.budget:
         return []
     return [i.ApiKeyBudgetChanged(key_id=command.key_id, budget=command.budget, previous=state.budget)]
+
+
+@_decide.register
+def _(command: i.ReportApiKeySpend, state: ApiKeyState, now: datetime) -> list[Event]:
+    if state.revoked or command.budget_revision != state.budget_revision:
+        return []
+    return [i.ApiKeyBudgetThresholdCrossed(key_id=command.key_id, threshold=t, spent=command.spent,
+                                           limit=state.budget, budget_revision=state.budget_revision)
+            for t in due(command.spent, state.budget, state.alerted)]
 
 
 def _check_live(key_id: str, state: ApiKeyState) -> None:

@@ -40,6 +40,8 @@ class KeyPrincipal:
     `allowed_models` empty = every model. `rpm`/`tpm`/`budget` None = unlimited;
     enforcing them (and tracking spend) is the proxy's job. `actor` is
     "apikey:<tenant>/<key_id>", for Envelope.actor and usage records.
+    `budget_revision` and `budget_alerts` (thresholds already announced for
+    that revision) tell the proxy which budget alerts are still to report.
     """
 
     tenant: str
@@ -50,6 +52,8 @@ class KeyPrincipal:
     tpm: int | None
     budget: Decimal | None
     expires_at: datetime | None
+    budget_revision: int = 1
+    budget_alerts: frozenset[int] = frozenset()
 
     @property
     def actor(self) -> str:

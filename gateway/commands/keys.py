@@ -1,8 +1,10 @@
-"""`tessera keys`: API keys for the inference proxy: create (printed once), list, revoke.
+"""`tessera keys`: API keys for the inference proxy: create (printed once), list, show, revoke.
 
 Like `tessera tokens create`, the new key is printed alone on stdout (so
 `KEY=$(tessera keys create app)` works) with a warning on stderr; `-o json` prints the
-API's answer, key included. `--budget` is an exact decimal ("12.50").
+API's answer, key included. `--budget` is an exact decimal ("12.50"). `show`
+prints one key with its budget alerts (50/80/100% reached under the current
+budget, when and at what spend).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gateway.commands.common import (
     TenantOpt,
     connect,
     create_secret,
+    emit,
     emit_accepted,
     emit_list,
     fetch_list,
@@ -27,13 +30,15 @@ from gateway.commands.common import (
     seg,
     tenant_header,
 )
-from gateway.commands.render import state, table
+from gateway.commands.render import details, state, table
 
 app = typer.Typer(help="API keys for the OpenAI-compatible proxy.", no_args_is_help=True)
 
 COLUMNS = [("id", "id"), ("name", "name"), ("status", lambda k: state(k.get("status"))),
            ("models", lambda k: ", ".join(k.get("allowed_models") or []) or "all"),
-           ("rpm", "rpm"), ("tpm", "tpm"), ("budget", "budget"), ("expires", "expires_at"),
+           ("rpm", "rpm"), ("tpm", "tpm"), ("budget", "budget"),
+           ("used", lambda k: f'>= {k["budget_alerts"][-1]["threshold"]}%' if k.get("budget_alerts") else ""),
+           ("expires", "expires_at"),
            ("created", "created_at")]
 
 
@@ -63,6 +68,21 @@ def keys_list(tenant: TenantOpt = None, output: OutputOpt = Output.table, all_pa
     with connect() as client:
         page = fetch_list(client, "/v1/keys", all_pages=all_pages, page_size=page_size, cursor=cursor, tenant=tenant)
     emit_list(page, output, lambda items: table(items, COLUMNS))
+
+
+@app.command("show")
+@handles_errors
+def show(key_id: str, tenant: TenantOpt = None, output: OutputOpt = Output.table) -> None:
+    """One API key: scope, limits, budget and the budget alerts reached under it."""
+    with connect() as client:
+        key = client.get(f"/v1/keys/{seg(key_id)}", tenant=tenant)
+
+    def render(k: dict):
+        alerts = k.get("budget_alerts") or []
+        lines = [f'{a["threshold"]}% at {a["spent"]} of {a["limit"]} ({a["time"]})' for a in alerts]
+        return details({**k, "budget_alerts": "; ".join(lines) or "none"})
+
+    emit(key, output, render)
 
 
 @app.command("revoke")

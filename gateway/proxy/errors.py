@@ -5,6 +5,7 @@
 | 400    | invalid_request_error | invalid_value / missing / ... | a malformed body; `param` names the field path |
 | 401    | invalid_request_error | invalid_api_key               | no, malformed, unknown, expired or revoked key |
 | 402    | insufficient_quota    | budget_exceeded               | the key's budget cannot cover the request |
+| 402    | insufficient_quota    | tenant_budget_exceeded        | the tenant's hard spend budget is exhausted this period |
 | 404    | invalid_request_error | model_not_found               | no such model for this key (unknown and not-allowed look alike) |
 | 404    | invalid_request_error | unknown_url                   | no such route |
 | 413    | invalid_request_error | request_too_large             | body over the proxy's limit |

@@ -3,12 +3,14 @@
 Order (each step refuses with an OpenAI-shaped error, nothing reserved yet
 unless said): 401 bad key -> 413/400 body -> 404 model not allowed for the key
 or not served to its tenant (one answer for both: a key learns nothing about
-models it may not use) -> limits reserve (429 / 402) -> replicas.
+models it may not use) -> 402 the tenant's hard budget is exhausted
+(budgets.py) -> limits reserve (429 / 402) -> replicas.
 
 From the reservation on, the request always ends in `finish(meter)`: the
 limiter settles to the tokens the engine reported and one usage record is
 queued, whatever happened (served, refused by the engine, no replica, client
-gone). Replica attempts: up to `max_attempts` distinct replicas, least loaded
+gone); the key's spend after settling feeds its budget alerts (alerts.py,
+off the request path). Replica attempts: up to `max_attempts` distinct replicas, least loaded
 first; a replica that fails before anything reached the client (UpstreamFailed)
 is ejected for a few seconds and the next one is tried. A client that
 disconnects while a complete (non-streaming) answer is awaited cancels the
@@ -52,7 +54,7 @@ def utc_now() -> datetime:
 
 class Proxy:
     def __init__(self, *, identity, replicas, limits, prices, usage, client, settings: ProxySettings | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, budgets=None, alerts=None) -> None:
         self.identity = identity
         self.replicas = replicas
         self.limits = limits
@@ -61,6 +63,8 @@ class Proxy:
         self.client = client
         self.settings = settings or ProxySettings()
         self.clock = clock
+        self.budgets = budgets  # tenant spend budgets (budgets.TenantBudgets); None: not enforced
+        self.alerts = alerts  # key budget alerts (alerts.BudgetAlerts); None: not reported
 
     def authenticate(self, request: Request) -> KeyPrincipal:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -88,6 +92,8 @@ class Proxy:
         if not principal.allows(req.model) or not self.replicas.serves(principal.tenant, req.model):
             raise ModelNotFound(f"The model `{req.model}` does not exist or you do not have access to it.",
                                 param="model")
+        if self.budgets is not None:
+            self.budgets.check(principal.tenant, start)
         completion = 0 if endpoint == "embeddings" else req.max_tokens or self.settings.default_max_tokens
         price = self.prices.per_1k(req.model, start) if principal.budget is not None else None
         reservation = await self.limits.reserve(principal, req.prompt_estimate + completion, price, req.model)
@@ -95,9 +101,12 @@ class Proxy:
 
         async def finish(m: Meter) -> None:
             try:
-                await self.limits.settle(reservation, m.tokens)
+                spent = await self.limits.settle(reservation, m.tokens)
             except Exception as exc:  # noqa: BLE001 - the counts stay at the reservation (errs toward refusing)
                 log.warning("settling %s failed: %s", m.request_id, exc)
+            else:
+                if spent is not None and self.alerts is not None:
+                    self.alerts.check(principal, spent)
             self.usage.record(m.fields())
 
         try:

@@ -32,7 +32,9 @@ all proxies" (tests/integration/test_proxy_limits.py) would no longer hold.
 Then r+1, t+tokens and spent+cost are written (rpm/tpm first; if the budget
 refuses, the window's reservation is given back).
 `settle(reservation, actual_tokens)` after the request: t and spent move by
-(actual - reserved), so the counts end at what the engine reported.
+(actual - reserved), so the counts end at what the engine reported; it
+returns the key's spend counter as this request left it (None: no budget),
+for the budget alerts (alerts.py).
 
 Trade-offs, stated: the window is fixed (a burst at a minute boundary can see
 2x the rate across two windows); a proxy that dies between reserve and settle
@@ -69,6 +71,7 @@ class Reservation:
     tokens: int
     price: Decimal | None  # per 1,000 tokens, when the key has a budget
     cost: Decimal
+    spent: Decimal | None = None  # the key's spend counter after the reservation (budget keys)
 
 
 class Limits:
@@ -115,24 +118,27 @@ class Limits:
                 return {"spent": str(spent + cost)}
 
             try:
-                await self.spend.change(f"spend.{p.key_id}", spend)
+                written = await self.spend.change(f"spend.{p.key_id}", spend)
             except OverBudget:
                 if window is not None:  # give the window's reservation back
                     await self.rates.change(window, lambda c: {"r": max(0, c.get("r", 0) - 1),
                                                                "t": max(0, c.get("t", 0) - tokens)})
                 raise
-        return Reservation(p.key_id, window, tokens, price if p.budget is not None else None, cost)
+            return Reservation(p.key_id, window, tokens, price, cost, Decimal(written["spent"]))
+        return Reservation(p.key_id, window, tokens, None, cost)
 
-    async def settle(self, r: Reservation, actual_tokens: int) -> None:
+    async def settle(self, r: Reservation, actual_tokens: int) -> Decimal | None:
         delta = actual_tokens - r.tokens
-        if r.window is None and r.price is None or delta == 0:
-            return
+        if delta == 0:
+            return r.spent
         if r.window is not None:
             await self.rates.change(r.window, lambda c: {"r": c.get("r", 0), "t": max(0, c.get("t", 0) + delta)})
-        if r.price is not None:
-            actual_cost = r.price * actual_tokens / 1000
-            await self.spend.change(f"spend.{r.key_id}", lambda c: {
-                "spent": str(max(Decimal(0), Decimal(c.get("spent", "0")) - r.cost + actual_cost))})
+        if r.price is None:
+            return None
+        actual_cost = r.price * actual_tokens / 1000
+        written = await self.spend.change(f"spend.{r.key_id}", lambda c: {
+            "spent": str(max(Decimal(0), Decimal(c.get("spent", "0")) - r.cost + actual_cost))})
+        return Decimal(written["spent"])
 
     async def spent(self, key_id: str) -> Decimal:
         current = await self.spend.read(f"spend.{key_id}")

@@ -11,6 +11,10 @@ apply the command (read-your-writes) or says "pending".
 
 Revocation, limits and budget are events: every proxy replica's identity model
 applies them as they arrive on EVT (effective within its follow latency).
+A key's answer lists its budget alerts (`budget_alerts`: each 50/80/100%
+threshold its spend reached under the current budget, announced once by the
+key's aggregate when a proxy reported the spend); a budget change starts
+them over.
 Another tenant's key answers exactly like a missing one.
 """
 
@@ -59,6 +63,13 @@ class BudgetIn(Body):
     budget: DecimalString | None = Field(description="spend limit (exact decimal); null: unlimited")
 
 
+class BudgetAlertOut(BaseModel):
+    threshold: int = Field(description="percent of the budget reached: 50, 80 or 100")
+    spent: str = Field(description="the key's spend when it was reported (exact decimal)")
+    limit: str = Field(description="the budget in force (exact decimal)")
+    time: datetime
+
+
 class KeyOut(BaseModel):
     id: str
     tenant: str
@@ -68,6 +79,8 @@ class KeyOut(BaseModel):
     rpm: int | None
     tpm: int | None
     budget: str | None
+    budget_alerts: list[BudgetAlertOut] = Field(default_factory=list,
+                                                description="thresholds reached under the current budget")
     revoked: bool
     status: str = Field(description="active | revoked | expired")
     created_by: str
@@ -91,6 +104,8 @@ def router(s: Services) -> APIRouter:
         return {"id": v.key_id, "tenant": v.tenant, "name": v.name, "allowed_models": list(v.allowed_models),
                 "expires_at": v.expires_at, "rpm": v.rpm, "tpm": v.tpm,
                 "budget": None if v.budget is None else str(v.budget), "revoked": v.revoked,
+                "budget_alerts": [{"threshold": a.threshold, "spent": str(a.spent), "limit": str(a.limit),
+                                   "time": a.time} for a in v.budget_alerts],
                 "status": v.status(s.clock()), "created_by": v.created_by, "created_at": v.created_at,
                 "link": link(v.key_id)}
 
