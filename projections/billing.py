@@ -1,13 +1,22 @@
 """Invoices read model: list by tenant/status/period, get one with its lines and totals.
 
-A projection for `ProjectionRunner` (aggregates invoice and billing): it folds
-each invoice with `domains.billing.invoice` and each tenant's account (credits)
-with `domains.billing.account`, and answers:
+A projection for `ProjectionRunner` (aggregates invoice, billing and budget):
+it folds each invoice with `domains.billing.invoice`, each tenant's account
+(credits, budget) with `domains.billing.account` and the budget alerts
+(`BudgetThresholdCrossed`, aggregate `budget`, id = period), and answers:
 
 - `invoices(tenant, status=None, period=None, page_size=50, cursor=None)`:
   `Page[InvoiceSummary]`, newest period first (cursor = the last period key);
 - `invoice(tenant, invoice_id) -> InvoiceView | None` (None for another
-  tenant's id too: the caller cannot tell foreign from missing).
+  tenant's id too: the caller cannot tell foreign from missing);
+- `account(tenant)` (credits, revoked ids, the budget in force and its
+  revision), `budget_set_by(tenant)` (who set that budget, from the
+  envelope's actor: the gateway's rule on lifting a platform admin's hard
+  budget reads it), `alerts(tenant, period)` (the thresholds crossed),
+  `current(tenant, now)` (the invoice whose period holds `now`) and
+  `credit_used(tenant)` (what finalized invoices applied of each amount credit).
+The state is plain data (dicts, frozen dataclasses, pydantic events): it
+pickles into a snapshot, and `state_hash` covers all of it.
 
 A finalized invoice shows exactly what `InvoiceFinalized` froze; a draft shows
 a preview priced the same way (`domains.billing.totals`, credits as of now);
@@ -18,7 +27,7 @@ no-op at or below the position, so replays and redeliveries change nothing.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,7 +38,14 @@ from domains.billing.invoice import InvoiceState, evolve
 from domains.billing.totals import consumed, totals
 from projections.registry.paging import InvalidQuery, Page, decode_cursor, encode_cursor
 from schemas import Envelope
-from schemas.billing import AppliedCredit, InvoiceOpened, PricedLine, UnratedUsage
+from schemas.billing import (
+    AppliedCredit,
+    BudgetSet,
+    BudgetThresholdCrossed,
+    InvoiceOpened,
+    PricedLine,
+    UnratedUsage,
+)
 
 STATUSES = ("draft", "finalized", "void")
 MAX_PAGE = 500
@@ -58,13 +74,27 @@ class InvoiceView(InvoiceSummary):
     void_reason: str | None
 
 
+@dataclass(frozen=True)
+class BudgetAlert:
+    period: str
+    threshold: int
+    limit: Decimal
+    spent: Decimal
+    currency: str
+    mode: str
+    budget_revision: int
+    time: datetime
+
+
 class BillingModel:
     name = "billing"
-    aggregates = frozenset({"invoice", "billing"})
+    aggregates = frozenset({"invoice", "billing", "budget"})
 
     def __init__(self) -> None:
         self._invoices: dict[str, dict[str, InvoiceState]] = {}  # tenant -> invoice id -> state
-        self._accounts: dict[str, acc.AccountState] = {}
+        self._accounts: dict[str, acc.AccountState] = {}  # credits kept as a dict: a mappingproxy cannot pickle
+        self._budget_by: dict[str, tuple[str, datetime]] = {}  # tenant -> (actor, time) of its last BudgetSet
+        self._alerts: dict[str, dict[str, list[BudgetAlert]]] = {}  # tenant -> period -> crossings
         self._position = 0
 
     def position(self) -> int:
@@ -80,10 +110,17 @@ class BillingModel:
             states = self._invoices.setdefault(env.tenant, {})
             state = states.get(env.aggregateid)
             if state is not None or isinstance(env.data, InvoiceOpened):
-                states[env.aggregateid] = evolve(state or InvoiceState(), env.data)
+                new = evolve(state or InvoiceState(), env.data)  # mappings as dicts: a mappingproxy cannot pickle
+                states[env.aggregateid] = replace(new, lines=dict(new.lines), quantities=dict(new.quantities))
         elif env.aggregate == "billing":
-            self._accounts[env.tenant] = acc.evolve_envelope(
-                self._accounts.get(env.tenant) or acc.AccountState(tenant=env.tenant), env)
+            state = acc.evolve_envelope(self._accounts.get(env.tenant) or acc.AccountState(tenant=env.tenant), env)
+            self._accounts[env.tenant] = replace(state, credits=dict(state.credits))
+            if isinstance(env.data, BudgetSet):
+                self._budget_by[env.tenant] = (env.actor, env.time)
+        elif env.aggregate == "budget" and isinstance(env.data, BudgetThresholdCrossed):
+            e = env.data
+            self._alerts.setdefault(env.tenant, {}).setdefault(e.period, []).append(BudgetAlert(
+                e.period, e.threshold, e.limit, e.spent, e.currency, e.mode, e.budget_revision, env.time))
         self._position = seq
         return True
 
@@ -96,6 +133,14 @@ class BillingModel:
             for invoice_id in sorted(self._invoices[tenant]):
                 view = self.invoice(tenant, invoice_id)
                 digest.update(orjson.dumps(_plain(view), default=str))
+        for tenant in sorted(self._accounts):
+            a = self._accounts[tenant]
+            digest.update(orjson.dumps([tenant, [c.model_dump(mode="json") for c in a.credits.values()],
+                                        sorted(a.revoked), a.budget and a.budget.model_dump(mode="json"),
+                                        a.budget_revision, self._budget_by.get(tenant)], default=str))
+        for tenant in sorted(self._alerts):
+            for period in sorted(self._alerts[tenant]):
+                digest.update(orjson.dumps([tenant, period, self._alerts[tenant][period]], default=str))
         return digest.hexdigest()
 
     # -- reads ----------------------------------------------------------------------------------
@@ -120,6 +165,25 @@ class BillingModel:
         more = len(picked) > page_size
         items = [_summary(self._view(tenant, s)) for s in page]
         return Page(items, encode_cursor((page[-1].opened.period,)) if more else None)
+
+    def account(self, tenant: str) -> acc.AccountState:
+        return self._accounts.get(tenant) or acc.AccountState(tenant=tenant)
+
+    def budget_set_by(self, tenant: str) -> tuple[str, datetime] | None:
+        return self._budget_by.get(tenant)
+
+    def alerts(self, tenant: str, period: str) -> list[BudgetAlert]:
+        return list(self._alerts.get(tenant, {}).get(period, ()))
+
+    def current(self, tenant: str, now: datetime) -> InvoiceView | None:
+        """The tenant's invoice whose period holds `now` (the one spend accrues to), if there is one."""
+        for state in self._invoices.get(tenant, {}).values():
+            if state.status != "void" and state.opened.period_start <= now < state.opened.period_end:
+                return self._view(tenant, state)
+        return None
+
+    def credit_used(self, tenant: str) -> dict[str, Decimal]:
+        return consumed(self._invoices.get(tenant, {}).values())
 
     def _view(self, tenant: str, state: InvoiceState) -> InvoiceView:
         opened = state.opened

@@ -6,6 +6,7 @@
 - `seq_at(nc, when)`: the last sequence of EVT stored at or before `when` (the
   stream's own timestamps, monotonic with sequences; one Direct Get for the
   first message after `when`). 0 = before the first event.
+- `time_of(nc, seq)`: when EVT sequence `seq` was stored.
 - `usage_seq_at(nc, seq)`: the last USAGE sequence stored at or before EVT
   sequence `seq` (by the streams' timestamps): where the usage tables of a
   past state end.
@@ -69,14 +70,17 @@ async def seq_at(nc: Client, when: datetime, stream: str = "EVT") -> int:
     return int(headers["Nats-Sequence"]) - 1
 
 
+async def time_of(nc: Client, seq: int, stream: str = "EVT") -> datetime:
+    """When sequence `seq` was stored (the stream's own clock)."""
+    stored = await get_seq(nc, stream, seq)
+    if stored is None:
+        raise BusError(f"{stream} has no sequence {seq}")
+    return parse_as_of(stored.headers["Nats-Time-Stamp"])
+
+
 async def usage_seq_at(nc: Client, seq: int) -> int:
     """The last USAGE sequence stored at or before EVT sequence `seq` was (the usage of that past state)."""
-    if seq <= 0:
-        return 0
-    stored = await get_seq(nc, "EVT", seq)
-    if stored is None:
-        raise BusError(f"EVT has no sequence {seq}")
-    return await seq_at(nc, parse_as_of(stored.headers["Nats-Time-Stamp"]), "USAGE")
+    return 0 if seq <= 0 else await seq_at(nc, await time_of(nc, seq), "USAGE")
 
 
 async def resolve(nc: Client, value: int | datetime, stream: str = "EVT") -> int:

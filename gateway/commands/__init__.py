@@ -17,8 +17,10 @@ def register(app: typer.Typer) -> None:
         agent,
         auth,
         billing,
+        budget,
         clusters,
         common,
+        credits,
         deployments,
         identity,
         insight,
@@ -26,6 +28,7 @@ def register(app: typer.Typer) -> None:
         jobs,
         keys,
         proxy,
+        ratecards,
         replay,
         workflows,
     )
@@ -44,6 +47,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys.app, name="keys")
     app.add_typer(insight.app)  # usage, audit, dry-run
     app.add_typer(invoices.app, name="invoices")
+    app.add_typer(ratecards.app, name="ratecards")
+    app.add_typer(budget.app, name="budget")
+    app.add_typer(credits.app, name="credits")
     app.command("billing")(billing.billing)  # the billing consumer: joins the bus (billing.py)
     app.command("proxy")(proxy.proxy)  # the inference proxy: serves, joins the bus (proxy.py)
     app.command("agent", context_settings=agent.CONTEXT)(agent.agent)  # a replica's process on its node

@@ -1,8 +1,9 @@
-"""`tessera invoices list | show ID | export ID --format csv|json`: invoices over /v1/invoices.
+"""`tessera invoices list | show ID | export ID --format csv|json | void ID --reason R`: invoices over /v1/invoices.
 
-Reads only. `export` writes the gateway's own export (the same bytes as
+`export` writes the gateway's own export (the same bytes as
 `GET /v1/invoices/{id}/export?format=...`) to stdout, or to `--out FILE`.
-Platform admins name the tenant with `--tenant`.
+Platform admins name the tenant with `--tenant`. `void` (platform admins) voids a
+draft or finalized invoice; it keeps its figures and shows the reason.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from gateway.commands.common import (
     TenantOpt,
     connect,
     emit,
+    emit_accepted,
     emit_list,
     fetch_list,
     handles_errors,
     seg,
+    tenant_header,
 )
 from gateway.commands.render import state, table
 
-app = typer.Typer(help="Invoices: list, show, export.", no_args_is_help=True)
+app = typer.Typer(help="Invoices: list, show, export, void.", no_args_is_help=True)
 
 
 class Format(str, Enum):
@@ -92,3 +95,15 @@ def invoices_export(invoice_id: str, format: Annotated[Format, typer.Option("--f
         out.write_bytes(response.content)
     else:
         sys.stdout.write(response.text)
+
+
+@app.command("void")
+@handles_errors
+def invoices_void(invoice_id: str,
+                  reason: Annotated[str, typer.Option("--reason", help="Why (kept with the invoice).")],
+                  tenant: TenantOpt = None, output: OutputOpt = Output.table) -> None:
+    """Void an invoice, draft or finalized (platform admins, with --tenant)."""
+    with connect() as client:
+        answer = client.post(f"/v1/invoices/{seg(invoice_id)}/void", {"reason": reason},
+                             headers=tenant_header(tenant))
+    emit_accepted(answer, output, "invoice")

@@ -19,7 +19,9 @@ from gateway.http.limits import Guard, TokenBuckets
 from gateway.http.routers import (
     allocation,
     audit,
+    budget,
     clusters,
+    credits,
     deployments,
     inference_usage,
     invoices,
@@ -27,6 +29,7 @@ from gateway.http.routers import (
     keys,
     meta,
     nodes,
+    ratecards,
     tenants,
     tokens,
     usage,
@@ -44,7 +47,7 @@ Lists are paged: `?page_size=` (max 500) and `?cursor=`; answers carry `next_cur
 A query parameter a route does not document, or a single-valued one given twice, answers 422.
 """
 TAGS = ["meta", "tenants", "users", "tokens", "clusters", "nodes", "jobs", "workflows", "allocation", "usage",
-        "audit", "deployments", "keys", "invoices"]
+        "audit", "deployments", "keys", "invoices", "ratecards", "billing"]
 
 
 def create_app(services: Services, *, position=lambda: 0) -> FastAPI:
@@ -53,7 +56,7 @@ def create_app(services: Services, *, position=lambda: 0) -> FastAPI:
     errors.install(app)
     app.include_router(meta.router(services, position))
     for module in (tenants, users, tokens, clusters, nodes, jobs, workflows, allocation, usage, audit, invoices,
-                   deployments, keys, inference_usage):
+                   deployments, keys, inference_usage, ratecards, budget, credits):
         app.include_router(module.router(services))
     settings = services.settings
     app.add_middleware(Guard, authenticate=authenticator(services.identity, services.clock),

@@ -82,7 +82,8 @@ class GatewayRuntime:
     async def start(self) -> None:
         registry, identity, fleet = Registry(), IdentityModel(), FleetView()
         billing, ratecards = BillingModel(), RateCards()  # /v1/invoices; /v1/usage/preview (with ClickHouse)
-        outcomes = Outcomes(registry.aggregates | identity.aggregates | fleet.aggregates | billing.aggregates)
+        outcomes = Outcomes(registry.aggregates | identity.aggregates | fleet.aggregates | billing.aggregates
+                            | ratecards.aggregates)  # read-your-writes for rate cards, credits, budgets too
         self.runner = ProjectionRunner(self.bus.nc, [registry, identity, fleet, billing, ratecards, outcomes])
         outcomes.head = self.runner.position
         self.snapshots = SnapshotStore(self.bus.nc.jetstream(), replicas=self.bus.settings.replicas)

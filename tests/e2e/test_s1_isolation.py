@@ -92,20 +92,28 @@ ID_ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/v1/keys/{key_id}"): Route("key", "keys:write"),
     ("GET", "/v1/invoices/{invoice_id}"): Route("invoice", "usage:read"),
     ("GET", "/v1/invoices/{invoice_id}/export"): Route("invoice", "usage:read"),
+    # billing administration: platform admins only (no tenant role holds tenants:write); rate cards are public
+    ("POST", "/v1/invoices/{invoice_id}/void"): Route("invoice", "tenants:write", {"reason": "s1"}),
+    ("DELETE", "/v1/credits/{credit_id}"): Route("credit", "tenants:write"),
+    ("GET", "/v1/ratecards/{version}"): Route("ratecard", "usage:read"),
 }
 # Lists (no id): (path, the key naming an item's tenant or None); write routes without an id: their action.
 LIST_ROUTES = {"/v1/tenants": "tenant", "/v1/users": "tenant", "/v1/tokens": "tenant", "/v1/jobs": "tenant",
                "/v1/workflows": "tenant", "/v1/clusters": None, "/v1/nodes": None, "/v1/deployments": "tenant",
-               "/v1/keys": "tenant", "/v1/invoices": "tenant"}
+               "/v1/keys": "tenant", "/v1/invoices": "tenant", "/v1/credits": "tenant", "/v1/ratecards": None}
 # Reads from ClickHouse (this stack has none: 503), or not tenant objects.
-OTHER_READS = {"/healthz", "/v1/whoami", "/v1/usage", "/v1/usage/preview", "/v1/usage/inference", "/v1/audit"}
+OTHER_READS = {"/healthz", "/v1/whoami", "/v1/usage", "/v1/usage/preview", "/v1/usage/inference", "/v1/audit",
+               "/v1/budget"}
 WRITE_ROUTES = {("POST", "/v1/tenants"): "tenants:write", ("POST", "/v1/users"): "users:write",
                 ("POST", "/v1/tokens"): "tokens:write", ("POST", "/v1/clusters"): "clusters:write",
                 ("POST", "/v1/jobs"): "jobs:write", ("POST", "/v1/workflows"): "workflows:write",
                 ("POST", "/v1/allocation/dry-run"): "allocation:read",
-                ("POST", "/v1/deployments"): "deployments:write", ("POST", "/v1/keys"): "keys:write"}
+                ("POST", "/v1/deployments"): "deployments:write", ("POST", "/v1/keys"): "keys:write",
+                ("POST", "/v1/ratecards"): "tenants:write", ("POST", "/v1/credits"): "tenants:write",  # platform
+                ("PUT", "/v1/budget"): "users:write", ("DELETE", "/v1/budget"): "users:write"}  # tenant admins
 
 WORKFLOW = {"name": "s1-flow", "tasks": [{"name": "big", "image": "x", "gpus": 64, "gpu_model": "H100"}]}
+RATECARD = {"version": 1, "effective_from": "2020-01-01T00:00:00Z", "gpu_hour": {"H100": "2.50"}}
 DEPLOYMENT = {"name": "s1-model", "model": "s1/llm", "gpus": 64, "gpu_model": "H100", "max_replicas": 2}  # never fits
 
 
@@ -120,10 +128,12 @@ class Tenant:
     deployment: str = ""
     key: str = ""  # an API key's id
     invoice: str = ""
+    credit: str = ""  # granted by the platform admin
 
     def ids(self) -> dict[str, str]:
         return {"tenant": self.name, "user": self.user, "token": self.token, "job": self.job,
-                "workflow": self.workflow, "deployment": self.deployment, "key": self.key, "invoice": self.invoice}
+                "workflow": self.workflow, "deployment": self.deployment, "key": self.key, "invoice": self.invoice,
+                "credit": self.credit}
 
 
 def invoice_events(tenant: str, at: datetime) -> list[OutMsg]:
@@ -156,12 +166,16 @@ def shaped_like(value: str, rng: random.Random) -> str:
         if c.isupper():
             return rng.choice(string.ascii_uppercase)
         return c
-    return "".join(swap(c) for c in value)
+    while (drawn := "".join(swap(c) for c in value)) == value:  # short ids can draw themselves
+        pass
+    return drawn
 
 
 @pytest.fixture(scope="module")
 def world(api, fleet) -> dict[str, Tenant]:
     out: dict[str, Tenant] = {}
+    r = api.admin.post("/v1/ratecards", json=RATECARD)
+    assert r.status_code == 202, r.text
     for name in TENANTS:
         t = Tenant(name)
         for role in ROLES:
@@ -187,6 +201,10 @@ def world(api, fleet) -> dict[str, Tenant]:
         api.stack.call(Publisher(api.stack.bus.nc).publish_many(invoice_events(name, INVOICE_AT[name])))
         t.invoice = invoice_id(period_of(INVOICE_AT[name], "monthly").key)
         eventually(lambda t=t: t.callers["viewer"].get(f"/v1/invoices/{t.invoice}").status_code == 200)
+        t.credit = f"{name}-credit"
+        r = api.admin.post("/v1/credits", json={"credit_id": t.credit, "kind": "percent", "percent": "5"},
+                           headers={"X-Tessera-Tenant": name})
+        assert r.status_code == 202, r.text
         out[name] = t
     for t in out.values():  # settled: nothing moves on its own from here on
         eventually(lambda t=t: api.admin.get(f"/v1/jobs/{t.job}").json()["status"] == "queued")
@@ -269,7 +287,7 @@ def read_all(api, t: Tenant) -> dict:
             f"/v1/workflows/{t.workflow}/events", f"/v1/audit/tenant/{t.name}", "/v1/nodes", "/v1/clusters",
             "/v1/deployments", f"/v1/deployments/{t.deployment}", f"/v1/deployments/{t.deployment}/events",
             "/v1/keys", f"/v1/keys/{t.key}", "/v1/invoices", f"/v1/invoices/{t.invoice}",
-            f"/v1/invoices/{t.invoice}/export"]
+            f"/v1/invoices/{t.invoice}/export", "/v1/credits", "/v1/budget"]
     urls += [f"/v1/audit/user/{u}" for u in [t.user, *(f"{t.name}-{r}" for r in ROLES)]]
     urls += [f"/v1/audit/token/{tok['id']}" for tok in api.admin.get("/v1/tokens", params=q).json()["items"]]
     out = {}
@@ -292,10 +310,11 @@ def normal(headers: dict, body: bytes, id: str) -> tuple:
 def test_no_cross_tenant_read_or_write_over_every_id_route(api, fleet, world, me):
     own, foreign = world[me], world[next(n for n in TENANTS if n != me)]
     rng = random.Random(f"s1-{me}")
-    platform = {"cluster": "c1", "node": "c1--n0"}
+    platform = {"cluster": "c1", "node": "c1--n0", "ratecard": "1"}
     own_ids = own.ids() | platform
     foreign_ids = foreign.ids() | platform
     random_ids = {k: shaped_like(v, rng) for k, v in foreign_ids.items()}
+    random_ids["ratecard"] = "99"  # a one-digit shape could draw the published version 1 again
     before = snapshot(api, foreign)
     failures: list[str] = []
     cells = 0
@@ -306,7 +325,7 @@ def test_no_cross_tenant_read_or_write_over_every_id_route(api, fleet, world, me
                                                            targets(route, path, foreign_ids),
                                                            targets(route, path, random_ids), strict=True):
                 platform_object = url.startswith(("/v1/clusters", "/v1/nodes", "/v1/audit/cluster",
-                                                  "/v1/audit/node"))
+                                                  "/v1/audit/node", "/v1/ratecards"))
                 where = f"{role} {method} {url}"
                 r_status, r_headers, r_body = send(client, method, r_url, route)
                 cells += 1
@@ -356,7 +375,7 @@ def test_own_writes_in_the_matrix_took_effect(api, world):
 
 
 def foreign_strings(t: Tenant) -> list[str]:
-    return [t.name, t.user, t.token, t.job, t.workflow, t.deployment, t.key, t.invoice,
+    return [t.name, t.user, t.token, t.job, t.workflow, t.deployment, t.key, t.invoice, t.credit,
             *(f"{t.name}-{r}" for r in ROLES)]
 
 
@@ -386,7 +405,8 @@ def test_role_limits_on_every_write(api, world, fleet):
               "/v1/tokens": {"name": "x"}, "/v1/clusters": {**fleet, "name": "s1-cluster"},
               "/v1/jobs": job_spec("s1-role", gpus=64), "/v1/workflows": WORKFLOW,
               "/v1/allocation/dry-run": job_spec("s1-probe"), "/v1/deployments": {**DEPLOYMENT, "name": "s1-role"},
-              "/v1/keys": {"name": "s1-role"}}
+              "/v1/keys": {"name": "s1-role"}, "/v1/ratecards": {**RATECARD, "version": 2},
+              "/v1/credits": {"kind": "amount", "amount": "1"}, "/v1/budget": {"amount": "100", "mode": "soft"}}
     t = world["s1a"]
     for role, client in t.callers.items():
         for (method, path), action in WRITE_ROUTES.items():

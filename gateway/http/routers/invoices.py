@@ -1,4 +1,4 @@
-"""/v1/invoices (list, get with lines, CSV/JSON export) and /v1/usage/preview (the period's draft from ClickHouse).
+"""/v1/invoices (list, get with lines, CSV/JSON export, void) and /v1/usage/preview (the draft from ClickHouse).
 
 Invoices come from the billing read model (projections.billing.BillingModel,
 `services.billing`); the preview from the USAGE projection's daily rollup
@@ -14,6 +14,13 @@ rollup, else answers 409 `as_of_unavailable` (gateway/http/asof_clickhouse.py).
 Export: `GET /v1/invoices/{id}/export?format=csv|json` (or `?format=csv` on
 the invoice itself): CSV has one row per line, then `credit`, `subtotal` and
 `total` rows; amounts are the invoice's own exact decimals (cents).
+
+Void: `POST /v1/invoices/{id}/void {reason}` (platform admins, the tenant
+named by `X-Tessera-Tenant`) sends `VoidInvoice`; a draft or a finalized
+invoice becomes void (it keeps its figures and shows the reason) and answers
+202 once this gateway's billing model shows it. Voiding a void invoice
+answers 409 (`illegal_invoice_transition`), a missing or foreign one 404.
+With an `Idempotency-Key`, a retry of an applied void answers 202 again.
 """
 
 from __future__ import annotations
@@ -31,12 +38,20 @@ from fastapi.responses import JSONResponse, Response
 
 from domains.billing.errors import BillingError
 from domains.billing.periods import KINDS, period_of
+from gateway.http.asof import as_of_seq
 from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
-from gateway.http.docs import errors
-from gateway.http.errors import ApiError, Invalid, missing
+from gateway.http.commands import accepted, already_applied, build, execute
+from gateway.http.docs import COMMAND, errors
+from gateway.http.errors import ApiError, Conflict, Invalid, missing
+from gateway.http.idempotency import key_header
+from gateway.http.models import Accepted
+from gateway.http.models.billing import VoidIn
 from gateway.http.pages import page, page_query
+from gateway.http.routers.billing_access import platform_admin_in_tenant, target_tenant
 from gateway.http.services import Services
+from projections.timetravel import time_of
+from schemas.billing import VoidInvoice
 
 log = logging.getLogger("tessera.gateway")
 CSV_COLUMNS = ("invoice_id", "period", "status", "row", "line_id", "kind", "item", "rate_card_version", "unit",
@@ -122,16 +137,50 @@ def router(s: Services) -> APIRouter:
                              format: Literal["json", "csv"] = "csv"):
         return export(found(caller, invoice_id), format)
 
+    @r.post("/v1/invoices/{invoice_id}/void", status_code=202, response_model=Accepted,
+            summary="Void an invoice (platform admins)", responses=errors(*COMMAND))
+    async def void_invoice(invoice_id: str, body: VoidIn,
+                           caller: Caller = Depends(platform_admin_in_tenant("void invoices")),
+                           idempotency_key: str | None = key_header("void")):
+        tenant = target_tenant(s, caller)
+        view = model().invoice(tenant, invoice_id)
+        if view is None:
+            raise missing("invoice", invoice_id)
+        link = f"/v1/invoices/{invoice_id}"
+        ids = s.idempotency.ids("void_invoice", tenant, caller.user_id, idempotency_key, body.reason,
+                                object_id=invoice_id)
+        on = (tenant, "invoice", invoice_id)
+        if ids.keyed and await already_applied(s, ids.command_id, on):
+            return accepted(invoice_id, model().invoice(tenant, invoice_id).status, link)
+        if view.status == "void":
+            raise Conflict(f"status: invoice {invoice_id} is already void", field="status",
+                           reason="illegal_invoice_transition")
+        command = build(VoidInvoice, invoice_id=invoice_id, reason=body.reason)
+        try:
+            outcome = await execute(s, caller.actor, tenant, command, ids.command_id, on=on if ids.keyed else None)
+        except ApiError as exc:  # voided meanwhile (another replica): a state conflict, like the check above
+            if exc.extra.get("reason") == "illegal_invoice_transition":
+                raise Conflict(exc.message, field=exc.field, reason="illegal_invoice_transition") from None
+            raise
+        return accepted(invoice_id, model().invoice(tenant, invoice_id).status, link, outcome)
+
     @r.get("/v1/usage/preview", summary="The current period's draft invoice, from ClickHouse rollups",
            responses=errors(409, 422, 503))
     async def preview(caller: Caller = Depends(reader("usage:read")),
                       period: str = Query("monthly", description=f"one of {', '.join(KINDS)}"),
-                      at: datetime | None = Query(None, description="an instant in the period (default: now)")):
+                      at: datetime | None = Query(None, description=(
+                          "an instant in the period (default: now; under as_of, when that event was stored)"))):
         from projections.usage.queries import preview as preview_query
 
         tenant = tenant_of(caller)
         if at is not None and at.tzinfo is None:
             raise Invalid([("at", "needs a timezone (e.g. 2026-11-05T00:00:00Z)")])
+        if at is None and (seq := as_of_seq()):
+            try:
+                at = await time_of(s.nc, seq)
+            except Exception:  # noqa: BLE001 - the bus's errors, whatever their class
+                raise ApiError("usage is not available right now; try again", code="usage_unavailable",
+                               status=503) from None
         try:
             p = period_of(at or s.clock().astimezone(UTC), period)
         except BillingError as exc:
