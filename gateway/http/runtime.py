@@ -46,8 +46,8 @@ from projections.billing import BillingModel
 from projections.identity import IdentityModel
 from projections.registry import Registry
 from projections.runner import ProjectionRunner
-from projections.usage.ratecards import RateCards
 from projections.snapshots import SnapshotStore, Snapshotter, start_from_snapshots
+from projections.usage.ratecards import RateCards
 from schemas import PLATFORM_TENANT, derived_id
 from schemas import identity as i
 

@@ -33,7 +33,7 @@ TOKEN_KINDS = (("prompt_tokens", "prompt_tokens"), ("completion_tokens", "comple
 
 
 class Seen:
-    __slots__ = ("requests", "records", "_base")
+    __slots__ = ("_base", "records", "requests")
 
     def __init__(self, requests: set[str] | None = None, records: set[str] | None = None,
                  base: Seen | None = None) -> None:
