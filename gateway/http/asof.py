@@ -1,22 +1,26 @@
 """Reads of the past: `?as_of=<seq or ISO time>` (or header `X-Tessera-As-Of`) on any GET.
 
-- `RegistrySwitch` stands where the routers find `services.registry`: each
-  attribute read goes to the registry of the current request — the live one,
-  or a past one chosen by the middleware (a ContextVar, so concurrent
-  requests never see each other's).
+- `ModelSwitch` stands where the routers find `services.registry`, `.fleet`,
+  `.billing` and `.ratecards`: each attribute read goes to that model of the
+  current request — the live one, or a past one chosen by the middleware (a
+  ContextVar, so concurrent requests never see each other's).
 - `AsOf` (pure ASGI middleware, inside the Guard: the caller is
   authenticated and rate limited before any replay is paid for) parses the
   value, resolves a time to the last sequence stored at or before it
-  (projections.timetravel), and answers from a Registry built by replaying up
-  to that sequence (from an as-of or live snapshot when one fits). Answers
+  (projections.timetravel), and answers from models (registry, fleet view,
+  billing, rate cards: `PAST`) built by replaying up to that sequence (from
+  an as-of or live snapshot when one fits). Answers
   carry `X-Tessera-As-Of: <seq>`. `as_of` is taken out of the query string
   before the routes see it (they refuse unknown parameters).
-- Past registries are cached, bounded (`size`, least recently used dropped);
+- Past states are cached, bounded (`size`, least recently used dropped);
   one build at a time (a lock), so N different as_of values cost N replays,
   one after the other, never N at once.
 - Rejections (JSON errors as everywhere): a non-GET with as_of -> 400 (the
   past is read-only); an unreadable value or a sequence past the live
   position -> 422 with field `as_of`.
+- Routes that read "now" against a past model (current billing period, the
+  rate card in force, a dry-run's clock) use `as_of_now(s.clock)`: when
+  sequence N was stored. Identity-backed answers keep the real clock.
 - Routes read the request's sequence with `as_of_seq()`: the ClickHouse-backed
   ones (usage, audit) answer from the as-of database or refuse with 409
   (asof_clickhouse.py), never from the present.
@@ -30,17 +34,34 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
 from gateway.http.errors import ApiError
+from gateway.http.fleet import FleetView
+from projections.billing import BillingModel
 from projections.registry import Registry
 from projections.snapshots import SnapshotStore
-from projections.timetravel import build_past, parse_as_of, resolve
+from projections.timetravel import build_past, parse_as_of, resolve, time_of
+from projections.usage.ratecards import RateCards
 
 HEADER = "x-tessera-as-of"
-_current: ContextVar[Registry | None] = ContextVar("tessera_as_of_registry", default=None)
+PAST: dict[str, Callable[[], Any]] = {"registry": Registry, "fleet": FleetView, "billing": BillingModel,
+                                      "ratecards": RateCards}  # the models a past state has (identity: never)
+_current: ContextVar[dict[str, Any] | None] = ContextVar("tessera_as_of_models", default=None)
 _seq: ContextVar[int | None] = ContextVar("tessera_as_of_seq", default=None)
+_when: ContextVar[datetime | None] = ContextVar("tessera_as_of_time", default=None)
+
+
+def as_of_time() -> datetime | None:
+    """When the request's as-of sequence was stored (None: the present): "now" for a read of the past."""
+    return _when.get()
+
+
+def as_of_now(clock: Callable[[], datetime]) -> datetime:
+    """"Now" for a read: when the as-of sequence was stored, or `clock()` for the present."""
+    return _when.get() or clock()
 
 
 def as_of_seq() -> int | None:
@@ -49,41 +70,44 @@ def as_of_seq() -> int | None:
     return _seq.get()
 
 
-class RegistrySwitch:
-    """The live registry, or the request's past one (attribute reads only)."""
+class ModelSwitch:
+    """The live model `name`, or the request's past one (attribute reads only)."""
 
-    def __init__(self, live: Registry) -> None:
+    def __init__(self, live: Any, name: str) -> None:
         self._live = live
+        self._name = name
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_current.get() or self._live, name)
+    def __getattr__(self, attr: str) -> Any:
+        past = _current.get()
+        return getattr(self._live if past is None else past[self._name], attr)
 
 
-class PastRegistries:
+class PastStates:
     def __init__(self, nc: Any, store: SnapshotStore | None, *, size: int = 4) -> None:
         self.nc = nc
         self.store = store
         self.size = size
-        self._cache: OrderedDict[int, Registry] = OrderedDict()
+        self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._lock = asyncio.Lock()
         self.builds = 0
 
-    async def at(self, seq: int) -> Registry:
+    async def at(self, seq: int) -> dict[str, Any]:
         async with self._lock:
-            registry = self._cache.get(seq)
-            if registry is None:
-                registry = Registry()
-                await build_past(self.nc, [registry], seq, self.store)
+            models = self._cache.get(seq)
+            if models is None:
+                models = {name: make() for name, make in PAST.items()}
+                await build_past(self.nc, list(models.values()), seq, self.store)
+                models["time"] = await time_of(self.nc, seq) if seq > 0 else None
                 self.builds += 1
-                self._cache[seq] = registry
+                self._cache[seq] = models
                 while len(self._cache) > self.size:
                     self._cache.popitem(last=False)
             self._cache.move_to_end(seq)
-            return registry
+            return models
 
 
 class AsOf:
-    def __init__(self, app: Any, *, past: PastRegistries, position: Callable[[], int]) -> None:
+    def __init__(self, app: Any, *, past: PastStates, position: Callable[[], int]) -> None:
         self.app = app
         self.past = past
         self.position = position
@@ -102,7 +126,7 @@ class AsOf:
             if seq > self.position():
                 raise ApiError(f"sequence {seq} is past this gateway's position {self.position()}", field="as_of",
                                code="invalid", status=422)
-            registry = await self.past.at(seq)
+            models = await self.past.at(seq)
         except ApiError as error:
             return await error.response()(scope, receive, send)
 
@@ -111,12 +135,13 @@ class AsOf:
                 message["headers"] = [*message.get("headers", []), (b"x-tessera-as-of", str(seq).encode())]
             await send(message)
 
-        token, seq_token = _current.set(registry), _seq.set(seq)
+        token, seq_token, when_token = _current.set(models), _seq.set(seq), _when.set(models["time"])
         try:
             await self.app(_without_as_of(scope), receive, send_with_header)
         finally:
             _current.reset(token)
             _seq.reset(seq_token)
+            _when.reset(when_token)
 
 
 def _as_of(scope) -> str | None:

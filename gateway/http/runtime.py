@@ -33,7 +33,7 @@ from starlette.middleware import Middleware
 from bus.connection import Bus
 from bus.publish import Publisher
 from gateway.http.app import create_app
-from gateway.http.asof import AsOf, PastRegistries, RegistrySwitch
+from gateway.http.asof import AsOf, ModelSwitch, PastStates
 from gateway.http.commands import execute
 from gateway.http.errors import ApiError
 from gateway.http.fleet import FleetView
@@ -93,15 +93,16 @@ class GatewayRuntime:
         await outcomes.listen(self.bus.nc, self.settings.control_durable)
         self._following = asyncio.create_task(self._follow(), name="gateway-read-models")
         self.services = Services(
-            nc=self.bus.nc, settings=self.settings, registry=RegistrySwitch(registry), identity=identity, fleet=fleet,
+            nc=self.bus.nc, settings=self.settings, registry=ModelSwitch(registry, "registry"), identity=identity,
+            fleet=ModelSwitch(fleet, "fleet"),
             outcomes=outcomes, publisher=Publisher(self.bus.nc, stream="CMD", timeout=self.bus.settings.publish_timeout),
             idempotency=IdempotencyKeys(self.settings.idempotency_keys), clickhouse=self.clickhouse,
             clickhouse_db=self.clickhouse_db, placement_policy=self.placement_policy, clock=self.clock,
-            stopping=self._stop, billing=billing, ratecards=ratecards,
+            stopping=self._stop, billing=ModelSwitch(billing, "billing"), ratecards=ModelSwitch(ratecards, "ratecards"),
         )
         self.app = create_app(self.services, position=self.runner.position)
         self.app.user_middleware.append(Middleware(  # innermost: after authentication and rate limits
-            AsOf, past=PastRegistries(self.bus.nc, self.snapshots), position=self.runner.position))
+            AsOf, past=PastStates(self.bus.nc, self.snapshots), position=self.runner.position))
 
     async def _follow(self) -> None:
         while not self._stop.is_set():

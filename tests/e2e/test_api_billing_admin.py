@@ -282,3 +282,29 @@ def test_cli_errors_are_one_line_with_the_field(api, world, tmp_path):
     assert line.startswith("error: gpu_prices.H100.package_size: scheme package needs a package_size above 0")
     refused = cli(api, world["member"], "budget", "set", "1")
     assert refused.exit_code == 1 and "error: only tenant admins and platform admins" in refused.stderr
+
+
+def test_billing_reads_as_of_a_past_sequence_answer_that_past(api, world):
+    """Rate cards, the budget and invoices under `?as_of=N` are the state at N, not what changed since."""
+    stack = api.stack
+
+    def settled() -> int | None:
+        seq = stack.call(stack.bus.js.stream_info("EVT")).state.last_seq
+        return seq if stack.primary.runner.position() >= seq else None
+
+    n = eventually(settled)
+    then = {path: world["tenant-admin"].get(path).json() for path in ("/v1/ratecards", "/v1/budget", "/v1/invoices")}
+    version = max((c["version"] for c in then["/v1/ratecards"]["items"]), default=0) + 1
+    r = api.admin.post("/v1/ratecards", json={**CARD, "version": version, "effective_from": "2031-01-01T00:00:00Z"})
+    assert r.status_code == 202, r.text
+    amount = "777.00" if then["/v1/budget"]["amount"] != "777.00" else "778.00"
+    assert world["tenant-admin"].put("/v1/budget", json={"amount": amount, "mode": "soft"}).status_code == 202
+    write(api, invoice_events(period_of(datetime(2022, 6, 1, tzinfo=UTC), "monthly")))
+    eventually(lambda: len(world["tenant-admin"].get("/v1/invoices").json()["items"])
+               == len(then["/v1/invoices"]["items"]) + 1)
+    assert world["tenant-admin"].get("/v1/budget").json()["amount"] == amount  # the present moved on
+
+    for path, answer in then.items():
+        past = world["tenant-admin"].get(path, params={"as_of": n})
+        assert past.status_code == 200 and past.headers["x-tessera-as-of"] == str(n), (path, past.text)
+        assert past.json() == answer, path

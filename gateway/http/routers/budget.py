@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from gateway.http.asof import as_of_now
 from gateway.http.auth import Caller, reader
 from gateway.http.commands import accepted, build, execute
 from gateway.http.docs import COMMAND, errors
@@ -57,7 +58,7 @@ def router(s: Services) -> APIRouter:
         account = billing.account(tenant)
         budget = account.budget
         set_by = billing.budget_set_by(tenant) if budget is not None else None
-        current = billing.current(tenant, s.clock())
+        current = billing.current(tenant, as_of_now(s.clock))
         alerts = [] if current is None or budget is None else [
             {"threshold": a.threshold, "spent": str(a.spent), "limit": str(a.limit), "mode": a.mode, "time": a.time}
             for a in billing.alerts(tenant, current.period) if a.budget_revision == account.budget_revision]

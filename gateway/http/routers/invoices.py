@@ -38,7 +38,7 @@ from fastapi.responses import JSONResponse, Response
 
 from domains.billing.errors import BillingError
 from domains.billing.periods import KINDS, period_of
-from gateway.http.asof import as_of_seq
+from gateway.http.asof import as_of_now
 from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
 from gateway.http.commands import accepted, already_applied, build, execute
@@ -50,7 +50,6 @@ from gateway.http.models.billing import VoidIn
 from gateway.http.pages import page, page_query
 from gateway.http.routers.billing_access import platform_admin_in_tenant, target_tenant
 from gateway.http.services import Services
-from projections.timetravel import time_of
 from schemas.billing import VoidInvoice
 
 log = logging.getLogger("tessera.gateway")
@@ -175,14 +174,8 @@ def router(s: Services) -> APIRouter:
         tenant = tenant_of(caller)
         if at is not None and at.tzinfo is None:
             raise Invalid([("at", "needs a timezone (e.g. 2026-11-05T00:00:00Z)")])
-        if at is None and (seq := as_of_seq()):
-            try:
-                at = await time_of(s.nc, seq)
-            except Exception:  # noqa: BLE001 - the bus's errors, whatever their class
-                raise ApiError("usage is not available right now; try again", code="usage_unavailable",
-                               status=503) from None
         try:
-            p = period_of(at or s.clock().astimezone(UTC), period)
+            p = period_of(at or as_of_now(s.clock).astimezone(UTC), period)
         except BillingError as exc:
             raise Invalid([("period", f"must be one of {', '.join(KINDS)}")]) from exc
         cards = getattr(s, "ratecards", None)

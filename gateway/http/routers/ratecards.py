@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from domains.identity.principal import Principal
 from domains.metering import ratecard as rc
 from gateway.http import bodies
+from gateway.http.asof import as_of_now
 from gateway.http.auth import credited, permitted
 from gateway.http.commands import accepted, already_applied, execute
 from gateway.http.docs import SPEC_UPLOAD, errors
@@ -120,7 +121,7 @@ def router(s: Services) -> APIRouter:
             raise InvalidQuery("cursor", "malformed cursor")
         versions = [v for v in sorted(known.cards, reverse=True) if after is None or v < after[0]]
         chosen = versions[:p.page_size]
-        in_force = known.at(s.clock())
+        in_force = known.at(as_of_now(s.clock))
         more = len(versions) > p.page_size
         return page([card_out(known.cards[v], in_force) for v in chosen],
                     encode_cursor((chosen[-1],)) if more else None)
@@ -132,6 +133,6 @@ def router(s: Services) -> APIRouter:
         card = known.version(version)
         if card is None:
             raise missing("rate card", str(version))
-        return card_out(card, known.at(s.clock()))
+        return card_out(card, known.at(as_of_now(s.clock)))
 
     return r
