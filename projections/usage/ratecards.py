@@ -10,9 +10,9 @@ it rates anything, so a replay rates with every card published so far.
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable
-import hashlib
 from datetime import datetime
 
 from schemas import Envelope

@@ -45,7 +45,7 @@ from bus.streams import ensure_streams
 from domains.billing.periods import period_of
 from projections.usage import RateCards, UsageSink, queries
 from projections.usage.service import UsageProjection
-from schemas import Envelope, encode
+from schemas import Envelope, decode, encode
 from schemas.metering import (
     RateCardPublished,
     UsageRecorded,
@@ -64,7 +64,7 @@ def line(name: str, value: float, unit: str, ref: str = "") -> None:
 
 
 def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return orjson.dumps(t, option=orjson.OPT_UTC_Z)[1:-1].decode()  # as the codec writes times
 
 
 def record(i: int) -> OutMsg:
@@ -76,13 +76,15 @@ def record(i: int) -> OutMsg:
         data, kind, source = {
             "request_id": rid, "tenant": tenant, "key_id": "k1", "model": "llama" if i % 3 else "smol",
             "endpoint": "chat.completions", "stream": False, "outcome": "ok", "status": 200,
-            "prompt_tokens": 100 + i % 50, "completion_tokens": i % 200, "estimated": False, "attempts": 1,
+            "prompt_tokens": 100 + i % 50, "completion_tokens": i % 200, "estimated": False,
+            "deployment": None, "replica": None, "generation": None, "attempts": 1,
             "start": _iso(start), "end": _iso(start + timedelta(milliseconds=80)), "latency_ms": 80.0 + i % 40,
+            "first_token_ms": None,
         }, InferenceRequestRecorded.TYPE, "inference"
     else:
         data, kind, source = {
             "record_id": rid, "tenant": tenant, "job_id": f"j{i}", "source": "gpu",
-            "gpu_model": "H100" if i % 2 else "A100", "gpus": 1, "attempt": 1, "quantity": "3600.5",
+            "gpu_model": "H100" if i % 2 else "A100", "model": None, "gpus": 1, "attempt": 1, "quantity": "3600.5",
             "unit": "gpu_second", "start": _iso(start), "end": _iso(start + timedelta(seconds=3600.5)),
         }, UsageRecorded.TYPE, "gpu"
     body = {"specversion": "1.0", "id": rid, "source": "/bench", "type": kind, "time": data["end"],
@@ -100,6 +102,8 @@ async def ingest(url: str, n: int, path: Path) -> None:
                    version=1)
     await Publisher(nc, stream="EVT").publish(OutMsg(subjects.subject_for(env), encode(env), "rc1"))
     msgs = [record(i) for i in range(n)]
+    for m in msgs[:5]:  # the bytes are exactly what the codec writes for these records
+        assert encode(decode(m.data)) == m.data, m.data
     publisher = Publisher(nc, stream="USAGE", timeout=30.0)
     started = time.perf_counter()
     for i in range(0, n, 50_000):

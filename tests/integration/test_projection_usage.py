@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from adapters.clickhouse import client as clickhouse_client
@@ -158,3 +159,24 @@ async def test_records_published_to_usage_are_rated_with_cards_from_the_log(nc, 
             ("completion_tokens", 1, Decimal("0.00")), ("gpu", 1, Decimal("2.50")), ("prompt_tokens", 1, Decimal("0.00"))]
     finally:
         client.close()
+
+
+async def test_bytes_on_usage_that_do_not_decode_are_rejected_and_passed_over(nc, ch):
+    """The records around them are stored; each undecodable message is passed over with the decoder's reason."""
+    good = [request("r1"), gpu("g1")]
+    broken = orjson.loads(encode(envelope(request("r2"))))
+    broken["data"]["status"] = 600
+    await Publisher(nc, stream="USAGE").publish_many([
+        OutMsg(subjects.usage_subject("acme", "inference"), encode(envelope(good[0])), "m1"),
+        OutMsg(subjects.usage_subject("acme", "inference"), b"{not json", "m2"),
+        OutMsg(subjects.usage_subject("acme", "inference"), orjson.dumps(broken), "m3"),
+        OutMsg(subjects.usage_subject("acme", "gpu"), encode(envelope(good[1])), "m4"),
+    ])
+    projection = UsageProjection(nc, ch)
+    assert await projection.catch_up() == 4
+    stored = ch.query(f"SELECT record_id FROM {DB}.rated_usage FINAL ORDER BY record_id").result_rows
+    assert sorted({r for (r,) in stored}) == ["g1", "r1"]
+    skipped = projection.runner.skipped
+    assert [seq for seq, _ in skipped] == [2, 3]
+    assert "malformed JSON" in skipped[0][1] and "data.status" in skipped[1][1]
+    assert projection.runner.position() == 4
