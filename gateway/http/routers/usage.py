@@ -30,51 +30,12 @@ from gateway.http.docs import errors
 from gateway.http.errors import ApiError, Invalid
 from gateway.http.models import UsageOut
 from gateway.http.services import Services
-from gateway.http.usage import UsageRow, UsageUnavailable, usage
+from gateway.http.usage import UsageUnavailable, usage, usage_until
 
 log = logging.getLogger("tessera.gateway")
 HOUR = Decimal(3600)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # ClickHouse DateTime's range: outside it the engine fails (503)
 LATEST = datetime(2106, 1, 1, tzinfo=UTC)
-
-
-KEYS = {"tenant": "tenant", "job": "job_id", "gpu_model": "gpu_model", "day": "toString(toDate(hour))"}
-
-
-def usage_until(client, db: str, group_by: str, until: int, *, tenant: str | None = None, job: str | None = None,
-                gpu_model: str | None = None, start: datetime | None = None, end: datetime | None = None
-                ) -> list[UsageRow]:
-    """`usage` as of EVT sequence `until`, from the raw intervals closed by then (the rollup's split, redone)."""
-    inner, outer, params = ["closed = 1", "end > start", "end_seq <= {until:UInt64}"], ["1"], {"until": until}
-    if tenant is not None:
-        inner.append("tenant = {tenant:String}")
-        params["tenant"] = tenant
-    if gpu_model is not None:
-        inner.append("gpu_model = {gpu_model:String}")
-        params["gpu_model"] = gpu_model
-    if start is not None:
-        outer.append("hour >= toStartOfHour(toDateTime({start:DateTime64(3, 'UTC')}, 'UTC'))")
-        params["start"] = start
-    if end is not None:
-        outer.append("hour < toDateTime({end:DateTime64(3, 'UTC')}, 'UTC')")
-        params["end"] = end
-    if job is not None:
-        outer.append("job_id = {job:String}")
-        params["job"] = job
-    sql = (
-        f"SELECT {KEYS[group_by]} AS k, sum(ms), uniqExact(job_id) FROM ("
-        "SELECT tenant, gpu_model, job_id, toDateTime(h * 3600, 'UTC') AS hour, "
-        "toUInt64(gpus * (least(e, (h + 1) * 3600000) - greatest(s, h * 3600000))) AS ms FROM ("
-        "SELECT tenant, gpu_model, job_id, gpus, toInt64(toUnixTimestamp64Milli(start)) AS s, "
-        "toInt64(toUnixTimestamp64Milli(end)) AS e, arrayJoin(range(intDiv(s, 3600000), intDiv(e - 1, 3600000) + 1)) "
-        f"AS h FROM {db}.gpu_usage_intervals FINAL WHERE {' AND '.join(inner)})"
-        f") WHERE {' AND '.join(outer)} GROUP BY k ORDER BY k"
-    )
-    try:
-        rows = client.query(sql, parameters=params).result_rows
-    except Exception as exc:  # the engine's errors, whatever their class: the caller answers 503
-        raise UsageUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    return [UsageRow(str(k), Decimal(int(ms)) / 1000, int(n)) for k, ms, n in rows]
 
 
 def router(s: Services) -> APIRouter:
