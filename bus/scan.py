@@ -25,8 +25,9 @@ repeated. The scan ends at E, or when the server says nothing matching is
 pending. Flow-control requests are answered once the messages before them
 were handed over (the server then never has more than its flow-control window
 in flight to a busy reader); a heartbeat naming a stalled consumer is answered
-too. Silence for `stall_timeout` seconds (no message, no heartbeat) is a
-`ScanStalled` error: the caller's retry resumes from what it applied.
+too. Silence for `stall_timeout` seconds (no message, no heartbeat) while
+no batch is being handled is a `ScanStalled` error: the caller's retry
+resumes from what it applied.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class _Frames:
         self.consumer: str | None = None
         self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.heard = asyncio.Event()
+        self.handling = False
 
     async def run(self, js, stream: str, subject: str | None, start: int) -> int:
         inbox = self.conn.new_inbox()
@@ -132,6 +134,8 @@ class _Frames:
                 try:
                     await asyncio.wait_for(asyncio.shield(self._heard_or_done()), self.stall_timeout)
                 except TimeoutError:
+                    if self.handling:  # the reader is busy with a batch, not waiting for the server
+                        continue
                     raise ScanStalled(f"scan of {stream}: nothing from the server for {self.stall_timeout:g}s "
                                       f"after sequence {self.last}") from None
             return self.done.result()
@@ -220,9 +224,14 @@ class _Frames:
 
     async def _hand_over(self, batch: list[Frame]) -> None:
         if batch:
-            result = self.on_batch(batch)
-            if result is not None:
-                await result
+            self.handling = True
+            try:
+                result = self.on_batch(batch)
+                if result is not None:
+                    await result
+            finally:
+                self.handling = False
+                self.heard.set()
             self.last = batch[-1][1]
 
     async def _finish_after(self, batch: list[Frame]) -> None:

@@ -150,3 +150,15 @@ async def test_a_scan_uses_the_connections_credentials(tmp_path):
     finally:
         await nc.close()
         server.stop()
+
+
+async def test_a_handler_slower_than_the_stall_timeout_is_not_taken_for_a_silent_server(nc):
+    await Publisher(nc).publish_many(messages(300))
+    got = Ledger()
+
+    async def slow(batch) -> None:
+        await asyncio.sleep(0.3)
+        got(batch)
+
+    assert await scan(nc, "EVT", slow, stall_timeout=0.1) == 300
+    assert got.seqs == list(range(1, 301))
