@@ -160,8 +160,13 @@ class _Frames:
             with contextlib.suppress(Exception):
                 await js.delete_consumer(stream, self.consumer)
         if self.conn is not None and not self.conn.is_closed:
-            with contextlib.suppress(Exception):
+            try:
                 await self.conn.close()
+            except asyncio.CancelledError:  # its read loop's, when a batch was being handled: not ours
+                if asyncio.current_task().cancelling():
+                    raise
+            except Exception:  # noqa: BLE001 - closing a reader that failed: nothing left to do
+                pass
 
     # --- the parser interface nats-py's read loop calls ---------------------------------------------------
 
