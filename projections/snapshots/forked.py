@@ -41,11 +41,13 @@ class SnapshotError(RuntimeError):
 
 
 class ForkedCapture:
-    def __init__(self, pid: int | None, fd: int | None, blobs: dict[str, bytes] | None, timeout: float) -> None:
+    def __init__(self, pid: int | None, fd: int | None, blobs: dict[str, bytes] | None, timeout: float,
+                 names: Sequence[str] = ()) -> None:
         self.pid = pid
         self.fd = fd
         self.blobs = blobs
         self.timeout = timeout
+        self.names = list(names)
 
     @classmethod
     def start(cls, projections: Sequence[Any], stream: str, covered: int | None, *,
@@ -58,7 +60,7 @@ class ForkedCapture:
             os.close(read_fd)
             _child(projections, stream, covered, write_fd)
         os.close(write_fd)
-        return cls(pid, read_fd, None, timeout)
+        return cls(pid, read_fd, None, timeout, [p.name for p in projections])
 
     async def result(self) -> dict[str, bytes]:
         if self.blobs is not None:
@@ -80,13 +82,16 @@ class ForkedCapture:
             raise SnapshotError(f"snapshot capture failed in the child: {blobs[_ERROR].decode(errors='replace')}")
         if os.waitstatus_to_exitcode(status[1]) != 0:
             raise SnapshotError(f"snapshot child ended with status {os.waitstatus_to_exitcode(status[1])}")
+        if missing := [name for name in self.names if name not in blobs]:
+            raise SnapshotError(f"snapshot child ended without {', '.join(missing)}")
         return blobs
 
 
 def _child(projections: Sequence[Any], stream: str, covered: int | None, fd: int) -> None:
     code = 0
     try:
-        signal.set_wakeup_fd(-1)  # signals here must not wake the parent's event loop
+        with contextlib.suppress(ValueError):  # not forked from the main thread: there is none to reset
+            signal.set_wakeup_fd(-1)  # signals here must not wake the parent's event loop
         with os.fdopen(fd, "wb") as out:
             try:
                 for p in projections:
