@@ -70,6 +70,9 @@ def parse_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
         yield SseEvent(event or "message", "\n".join(data), last_id)
 
 
+OPTIONS = {"tenant": "--tenant", "header.X-Tessera-Tenant": "--tenant"}  # API fields the CLI sets with an option
+
+
 class ClientError(Exception):
     """An answer the gateway refused with (or could not be reached for)."""
 
@@ -80,7 +83,10 @@ class ClientError(Exception):
         self.problems = problems or []
 
     def __str__(self) -> str:
-        return f"{self.message} (field: {self.field})" if self.field else self.message
+        if not self.field:
+            return self.message
+        option = OPTIONS.get(self.field)
+        return f"{self.message} (field: {self.field}{f'; CLI option {option}' if option else ''})"
 
 
 class GatewayUnreachable(ClientError):

@@ -282,6 +282,8 @@ def test_cli_errors_are_one_line_with_the_field(api, world, tmp_path):
     assert line.startswith("error: gpu_prices.H100.package_size: scheme package needs a package_size above 0")
     refused = cli(api, world["member"], "budget", "set", "1")
     assert refused.exit_code == 1 and "error: only tenant admins and platform admins" in refused.stderr
+    unnamed = cli(api, api.admin, "budget", "set", "1")  # a platform admin owns no budget: which tenant?
+    assert unnamed.exit_code == 1 and "CLI option --tenant" in unnamed.stderr, unnamed.stderr
 
 
 def test_billing_reads_as_of_a_past_sequence_answer_that_past(api, world):
