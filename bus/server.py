@@ -69,12 +69,17 @@ class ServerProcess:
     max_batch: int = 5000
     extra_config: str = ""  # appended verbatim: authorization, TLS, accounts
     proc: subprocess.Popen | None = None
+    _picked: tuple[str, ...] = field(default=(), init=False, repr=False)  # ports chosen here, not by the caller
 
     def __post_init__(self) -> None:
-        self.port = self.port or free_port()
-        self.monitor_port = self.monitor_port or free_port()
-        if self.cluster_name:
+        self._picked = tuple(name for name in ("port", "monitor_port") if not getattr(self, name))
+        self._pick_ports()
+        if self.cluster_name:  # picked once: the other members' routes name it
             self.cluster_port = self.cluster_port or free_port()
+
+    def _pick_ports(self) -> None:
+        for name in self._picked:
+            setattr(self, name, free_port())
 
     @property
     def url(self) -> str:
@@ -111,7 +116,19 @@ class ServerProcess:
         lines.append(self.extra_config)
         return "\n".join(line for line in lines if line) + "\n"
 
-    def start(self, timeout: float = 15.0) -> ServerProcess:
+    def start(self, timeout: float = 15.0, attempts: int = 3) -> ServerProcess:
+        """Start and wait until healthy. Ports picked here (0 given) are picked again if another process took
+        one between the pick and the server's bind (free ports are only free until someone binds them)."""
+        for attempt in range(attempts):
+            try:
+                return self._start(timeout)
+            except ServerStartError as exc:
+                if not self._picked or "already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                self._pick_ports()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> ServerProcess:
         binary = find_binary()
         _check_writable(self.store_dir)
         for port, what in ((self.port, "client"), (self.monitor_port, "monitoring")):
