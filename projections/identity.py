@@ -112,6 +112,7 @@ class ApiKeyView:
     updated_seq: int
     budget_revision: int = 1
     budget_alerts: tuple[BudgetAlert, ...] = ()  # announced for the current revision, in order
+    budget_mode: str = "hard"  # hard: refused past the budget; soft: alerts only
 
     def status(self, now: datetime) -> str:
         if self.revoked:
@@ -122,7 +123,8 @@ class ApiKeyView:
         return KeyPrincipal(tenant=self.tenant, key_id=self.key_id, name=self.name,
                             allowed_models=frozenset(self.allowed_models), rpm=self.rpm, tpm=self.tpm,
                             budget=self.budget, expires_at=self.expires_at, budget_revision=self.budget_revision,
-                            budget_alerts=frozenset(a.threshold for a in self.budget_alerts))
+                            budget_alerts=frozenset(a.threshold for a in self.budget_alerts),
+                            budget_mode=self.budget_mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +302,7 @@ class IdentityModel:
         if self._apikeys.get(_key(env.tenant, e.key_id)) is not None:
             return
         view = ApiKeyView(env.tenant, e.key_id, e.name, tuple(e.allowed_models), e.expires_at, e.rpm, e.tpm,
-                          e.budget, False, env.actor, env.time, seq, seq)
+                          e.budget, False, env.actor, env.time, seq, seq, budget_mode=e.budget_mode)
         self._apikeys.put(view)
         self._key_credentials.setdefault(e.key_id, _KeyCredential(env.tenant, e.key_hash, view.principal()))
 
@@ -318,7 +320,8 @@ class IdentityModel:
         e: i.ApiKeyBudgetChanged = env.data  # type: ignore[assignment]
         view = self._apikeys.get(_key(env.tenant, e.key_id))
         if view is not None:
-            self._update_key(env, seq, budget=e.budget, budget_revision=view.budget_revision + 1, budget_alerts=())
+            self._update_key(env, seq, budget=e.budget, budget_mode=e.budget_mode,
+                             budget_revision=view.budget_revision + 1, budget_alerts=())
 
     def _api_key_budget_crossed(self, env: Envelope, seq: int) -> None:
         e: i.ApiKeyBudgetThresholdCrossed = env.data  # type: ignore[assignment]

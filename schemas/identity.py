@@ -33,6 +33,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from schemas.base import Command, Event
+from schemas.billing import BudgetMode
 from schemas.metering import DecimalString
 from schemas.metering import ModelName as _AnyModelName
 from schemas.values import Token
@@ -165,6 +166,7 @@ class CreateApiKey(Command):
     rpm: PerMinute | None = None  # requests per minute; None: unlimited
     tpm: PerMinute | None = None  # tokens (prompt + completion) per minute; None: unlimited
     budget: DecimalString | None = None  # spend limit; None: unlimited
+    budget_mode: BudgetMode = "hard"  # hard: the proxy refuses past the budget (402); soft: alerts only
 
 
 class ApiKeyCreated(Event):
@@ -177,6 +179,7 @@ class ApiKeyCreated(Event):
     rpm: PerMinute | None = None
     tpm: PerMinute | None = None
     budget: DecimalString | None = None
+    budget_mode: BudgetMode = "hard"
 
 
 class RevokeApiKey(Command):
@@ -209,6 +212,7 @@ class ChangeApiKeyBudget(Command):
     TYPE = "tessera.identity.change_api_key_budget.v1"
     key_id: TokenId
     budget: DecimalString | None = None  # None: unlimited
+    budget_mode: BudgetMode = "hard"
 
 
 class ApiKeyBudgetChanged(Event):
@@ -216,6 +220,7 @@ class ApiKeyBudgetChanged(Event):
     key_id: TokenId
     budget: DecimalString | None = None
     previous: DecimalString | None = None
+    budget_mode: BudgetMode = "hard"
 
 
 class ReportApiKeySpend(Command):

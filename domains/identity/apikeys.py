@@ -10,7 +10,8 @@ Rules (each a test in tests/unit/domains/identity/test_api_keys.py):
   revoked key's limits or budget is `illegal_transition`: a revoked key stays
   dead. Changing to the current values decides nothing.
 - Limits replace both `rpm` and `tpm` (None = unlimited); a budget of None
-  is unlimited. Spend against the budget is counted by the proxies.
+  is unlimited, its mode `hard` (the proxies refuse past it) or `soft`
+  (alerts only). Spend against the budget is counted by the proxies.
 - Budget alerts: the budget's revision is 1 at creation and + 1 with each
   ApiKeyBudgetChanged. ReportApiKeySpend(spent, budget_revision) decides one
   ApiKeyBudgetThresholdCrossed per 50/80/100% threshold reached
@@ -46,6 +47,7 @@ class ApiKeyState:
     rpm: int | None = None
     tpm: int | None = None
     budget: Decimal | None = None
+    budget_mode: str = "hard"
     budget_revision: int = 1
     alerted: frozenset[int] = frozenset()  # thresholds announced for the current revision
 
@@ -78,7 +80,8 @@ def _apply(event: Event, state: ApiKeyState) -> ApiKeyState:
 
 @_apply.register
 def _(event: i.ApiKeyCreated, state: ApiKeyState) -> ApiKeyState:
-    return ApiKeyState(created=True, expires_at=event.expires_at, rpm=event.rpm, tpm=event.tpm, budget=event.budget)
+    return ApiKeyState(created=True, expires_at=event.expires_at, rpm=event.rpm, tpm=event.tpm, budget=event.budget,
+                       budget_mode=event.budget_mode)
 
 
 @_apply.register
@@ -93,7 +96,8 @@ def _(event: i.ApiKeyLimitsChanged, state: ApiKeyState) -> ApiKeyState:
 
 @_apply.register
 def _(event: i.ApiKeyBudgetChanged, state: ApiKeyState) -> ApiKeyState:
-    return replace(state, budget=event.budget, budget_revision=state.budget_revision + 1, alerted=frozenset())
+    return replace(state, budget=event.budget, budget_mode=event.budget_mode,
+                   budget_revision=state.budget_revision + 1, alerted=frozenset())
 
 
 @_apply.register
@@ -133,9 +137,10 @@ def _(command: i.ChangeApiKeyLimits, state: ApiKeyState, now: datetime) -> list[
 @_decide.register
 def _(command: i.ChangeApiKeyBudget, state: ApiKeyState, now: datetime) -> list[Event]:
     _check_live(command.key_id, state)
-    if command.budget == state.budget:
+    if (command.budget, command.budget_mode) == (state.budget, state.budget_mode):
         return []
-    return [i.ApiKeyBudgetChanged(key_id=command.key_id, budget=command.budget, previous=state.budget)]
+    return [i.ApiKeyBudgetChanged(key_id=command.key_id, budget=command.budget, previous=state.budget,
+                                  budget_mode=command.budget_mode)]
 
 
 @_decide.register

@@ -41,7 +41,8 @@ class KeyPrincipal:
     enforcing them (and tracking spend) is the proxy's job. `actor` is
     "apikey:<tenant>/<key_id>", for Envelope.actor and usage records.
     `budget_revision` and `budget_alerts` (thresholds already announced for
-    that revision) tell the proxy which budget alerts are still to report.
+    that revision) tell the proxy which budget alerts are still to report;
+    `budget_mode` "hard" refuses past the budget, "soft" only alerts.
     """
 
     tenant: str
@@ -54,6 +55,7 @@ class KeyPrincipal:
     expires_at: datetime | None
     budget_revision: int = 1
     budget_alerts: frozenset[int] = frozenset()
+    budget_mode: str = "hard"
 
     @property
     def actor(self) -> str:

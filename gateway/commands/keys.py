@@ -1,8 +1,10 @@
-"""`tessera keys`: API keys for the inference proxy: create (printed once), list, show, revoke.
+"""`tessera keys`: API keys for the inference proxy: create (printed once), list, show, budget, revoke.
 
 Like `tessera tokens create`, the new key is printed alone on stdout (so
 `KEY=$(tessera keys create app)` works) with a warning on stderr; `-o json` prints the
-API's answer, key included. `--budget` is an exact decimal ("12.50"). `show`
+API's answer, key included. `--budget` is an exact decimal ("12.50"), hard
+by default (requests past it are refused) or `--budget-mode soft` (alerts
+only); `budget KEY AMOUNT|none` changes it. `show`
 prints one key with its budget alerts (50/80/100% reached under the current
 budget, when and at what spend).
 """
@@ -51,12 +53,15 @@ def create(
     rpm: Annotated[int | None, typer.Option("--rpm", help="Requests per minute (default: unlimited).")] = None,
     tpm: Annotated[int | None, typer.Option("--tpm", help="Tokens per minute (default: unlimited).")] = None,
     budget: Annotated[str | None, typer.Option("--budget", help="Spend limit, e.g. 12.50 (default: none).")] = None,
+    budget_mode: Annotated[str, typer.Option(
+        "--budget-mode", help="hard: refuse past the budget; soft: alert only.")] = "hard",
     expires_in: Annotated[int | None, typer.Option("--expires-in", help="Lifetime in seconds (default: none).")] = None,
     tenant: TenantOpt = None, output: OutputOpt = Output.table,
 ) -> None:
     """Create an API key; it is shown once."""
     names = [m for value in models or [] for m in value.split(",") if m]
-    body = {"name": name, "models": names, "rpm": rpm, "tpm": tpm, "budget": budget, "expires_in_s": expires_in}
+    body = {"name": name, "models": names, "rpm": rpm, "tpm": tpm, "budget": budget, "budget_mode": budget_mode,
+            "expires_in_s": expires_in}
     create_secret("/v1/keys", body, tenant, output, "key", "API key {id}")
 
 
@@ -83,6 +88,20 @@ def show(key_id: str, tenant: TenantOpt = None, output: OutputOpt = Output.table
         return details({**k, "budget_alerts": "; ".join(lines) or "none"})
 
     emit(key, output, render)
+
+
+@app.command("budget")
+@handles_errors
+def budget(key_id: str,
+           amount: Annotated[str, typer.Argument(help="The spend limit, e.g. 12.50, or 'none' for unlimited.")],
+           mode: Annotated[str, typer.Option("--mode", help="hard: refuse past the budget; soft: alerts only.")
+                           ] = "hard",
+           tenant: TenantOpt = None, output: OutputOpt = Output.table) -> None:
+    """Change a key's budget (a new budget starts its 50/80/100% alerts over)."""
+    body = {"budget": None if amount.lower() == "none" else amount, "budget_mode": mode}
+    with connect() as client:
+        answer = client.request("POST", f"/v1/keys/{seg(key_id)}/budget", json=body, headers=tenant_header(tenant))
+    emit_accepted(answer, output, "key")
 
 
 @app.command("revoke")

@@ -28,7 +28,9 @@ all proxies" (tests/integration/test_proxy_limits.py) would no longer hold.
   max_tokens (or the proxy's default), clamped to tpm so one large request
   can still pass in an empty window;
 - budget: spent + tokens x price <= budget, else OverBudget (402). A key with
-  a budget can only call models that have a price on the rate card.
+  a hard budget can only call models that have a price on the rate card. A
+  soft budget (`budget_mode` "soft") is counted the same way but never
+  refuses: it only alerts; its calls to unpriced models are served, uncounted.
 Then r+1, t+tokens and spent+cost are written (rpm/tpm first; if the budget
 refuses, the window's reservation is given back).
 `settle(reservation, actual_tokens)` after the request: t and spent move by
@@ -85,7 +87,8 @@ class Limits:
             return Reservation(p.key_id, None, tokens, None, Decimal(0))
         if p.tpm is not None:
             tokens = min(tokens, p.tpm)
-        if p.budget is not None and price is None:
+        hard = p.budget_mode == "hard"
+        if p.budget is not None and price is None and hard:
             raise OverBudget(f"model {model!r} has no price on the rate card, and this key has a budget: "
                              "it can only call priced models", param="model")
         window = None
@@ -105,13 +108,13 @@ class Limits:
 
             await self.rates.change(window, admit)
         cost = Decimal(0)
-        if p.budget is not None:
+        if p.budget is not None and price is not None:
             cost = price * tokens / 1000
             budget = p.budget
 
             def spend(c: dict) -> dict:
                 spent = Decimal(c.get("spent", "0"))
-                if spent + cost > budget:
+                if hard and spent + cost > budget:
                     raise OverBudget(f"budget exceeded: this key has spent {spent} of its {budget}, and this "
                                      f"request may cost up to {cost} ({tokens} tokens); lower max_tokens "
                                      "or raise the budget")

@@ -156,6 +156,12 @@ def test_an_api_key_is_shown_once_authenticates_and_revocation_is_immediate(stac
     assert identity.authenticate_key(key, datetime.now(UTC)).tpm == 1000
     bad = member.post(f"/v1/keys/{key_id}/budget", json={"budget": "-1"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "budget"
+    assert shown["budget_mode"] == "hard"  # the default
+    assert member.post(f"/v1/keys/{key_id}/budget", json={"budget": "5", "budget_mode": "soft"}).status_code == 202
+    assert member.get(f"/v1/keys/{key_id}").json()["budget_mode"] == "soft"
+    assert identity.authenticate_key(key, datetime.now(UTC)).budget_mode == "soft"
+    bad = member.post(f"/v1/keys/{key_id}/budget", json={"budget": "5", "budget_mode": "lenient"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "budget_mode"
 
     assert viewer.delete(f"/v1/keys/{key_id}").status_code == 403
     r = member.delete(f"/v1/keys/{key_id}")

@@ -100,6 +100,14 @@ def test_keys_create_prints_the_key_once_list_hides_it_revoke_stops_it(env, stac
     assert key not in json.dumps(listed)
     table = tessera(env, "keys", "list")
     assert table.exit_code == 0 and mine["id"] in table.stdout and key not in table.stdout
+    assert mine["budget_mode"] == "hard"
+    assert tessera(env, "keys", "budget", mine["id"], "20", "--mode", "soft").exit_code == 0
+    shown = ok_json(env, "keys", "show", mine["id"])
+    assert (shown["budget"], shown["budget_mode"]) == ("20", "soft")
+    assert tessera(env, "keys", "budget", mine["id"], "none").exit_code == 0
+    assert ok_json(env, "keys", "show", mine["id"])["budget"] is None
+    bad = tessera(env, "keys", "budget", mine["id"], "lots")
+    assert bad.exit_code == 1 and "(field: budget)" in bad.stderr and "Traceback" not in bad.output
     assert ok_json(env, "keys", "revoke", mine["id"])["status"] == "revoked"
     assert [k["status"] for k in ok_json(env, "keys", "list")["items"] if k["id"] == mine["id"]] == ["revoked"]
     missing = tessera(env, "keys", "revoke", "AAAAAAAAAAAA")

@@ -79,6 +79,20 @@ async def complete(url: str, key: str, n: int = 1) -> list[int]:
         return [(await c.post("/v1/completions", json=EXACT)).status_code for _ in range(n)]
 
 
+async def test_a_soft_key_budget_only_alerts_it_never_refuses(stack):
+    proxy = await stack.proxy(limits_clock=lambda: WINDOW + 1, freeze_heap=False)
+    await stack.replica("llama")
+    await stack.rate_card({"llama": "1"})
+    key, key_id = await stack.api_key(budget="0.05", budget_mode="soft")
+    assert await complete(proxy.url, key, 8) == [200] * 8  # 0.08 of a 0.05 budget: still served
+    assert await proxy.proxy.limits.spent(key_id) == Decimal("0.08")  # counted all the same
+    expected = [(1, 50), (1, 80), (1, 100)]
+    assert await settled(stack, key_id, expected) == expected
+    await stack.command("acme", i.ChangeApiKeyBudget(key_id=key_id, budget="0.05", budget_mode="hard"))
+    await eventually(lambda: proxy.proxy.identity.api_key("acme", key_id).budget_mode == "hard")
+    assert await complete(proxy.url, key) == [402]  # the same budget, now hard
+
+
 async def test_a_key_reports_50_80_100_percent_once_each_and_a_new_budget_starts_over(stack):
     proxy = await stack.proxy(limits_clock=lambda: WINDOW + 1, freeze_heap=False)
     await stack.replica("llama")

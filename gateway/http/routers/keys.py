@@ -39,9 +39,13 @@ from gateway.http.services import Services
 from gateway.tokens import new_api_key
 from schemas import derived_id
 from schemas import identity as i
+from schemas.billing import BudgetMode
 from schemas.metering import DecimalString
 
 MAX_TTL_S = 10 * 365 * 86400
+
+
+MODE = "hard: requests past the budget are refused (402); soft: alerts only"
 
 
 class CreateKeyIn(Body):
@@ -51,6 +55,7 @@ class CreateKeyIn(Body):
     rpm: i.PerMinute | None = Field(None, description="requests per minute; null: unlimited")
     tpm: i.PerMinute | None = Field(None, description="tokens per minute; null: unlimited")
     budget: DecimalString | None = Field(None, description="spend limit (exact decimal); null: unlimited")
+    budget_mode: BudgetMode = Field("hard", description=MODE)
     expires_in_s: int | None = Field(None, gt=0, le=MAX_TTL_S, description="lifetime in seconds; null: no expiry")
 
 
@@ -61,6 +66,7 @@ class LimitsIn(Body):
 
 class BudgetIn(Body):
     budget: DecimalString | None = Field(description="spend limit (exact decimal); null: unlimited")
+    budget_mode: BudgetMode = Field("hard", description=MODE)
 
 
 class BudgetAlertOut(BaseModel):
@@ -79,6 +85,7 @@ class KeyOut(BaseModel):
     rpm: int | None
     tpm: int | None
     budget: str | None
+    budget_mode: BudgetMode = Field(description="hard: refused past the budget; soft: alerts only")
     budget_alerts: list[BudgetAlertOut] = Field(default_factory=list,
                                                 description="thresholds reached under the current budget")
     revoked: bool
@@ -103,7 +110,8 @@ def router(s: Services) -> APIRouter:
     def key_out(v) -> dict:
         return {"id": v.key_id, "tenant": v.tenant, "name": v.name, "allowed_models": list(v.allowed_models),
                 "expires_at": v.expires_at, "rpm": v.rpm, "tpm": v.tpm,
-                "budget": None if v.budget is None else str(v.budget), "revoked": v.revoked,
+                "budget": None if v.budget is None else str(v.budget), "budget_mode": v.budget_mode,
+                "revoked": v.revoked,
                 "budget_alerts": [{"threshold": a.threshold, "spent": str(a.spent), "limit": str(a.limit),
                                    "time": a.time} for a in v.budget_alerts],
                 "status": v.status(s.clock()), "created_by": v.created_by, "created_at": v.created_at,
@@ -133,14 +141,15 @@ def router(s: Services) -> APIRouter:
         key, key_id, key_hash = new_api_key()
         cmd = build(i.CreateApiKey, key_id=key_id, name=body.name, key_hash=key_hash,
                     allowed_models=list(dict.fromkeys(body.models)), expires_at=expires_at, rpm=body.rpm,
-                    tpm=body.tpm, budget=body.budget)
+                    tpm=body.tpm, budget=body.budget, budget_mode=body.budget_mode)
         outcome = await execute(s, caller.actor, tenant, cmd, derived_id("create_api_key", key_id))
         view = s.identity.api_key(tenant, key_id)
         if view is not None and not isinstance(outcome, Pending):
             return {**key_out(view), "key": key}
         return {"id": key_id, "tenant": tenant, "name": body.name, "allowed_models": list(cmd.allowed_models),
                 "expires_at": expires_at, "rpm": body.rpm, "tpm": body.tpm,
-                "budget": None if body.budget is None else str(body.budget), "revoked": False, "status": "pending",
+                "budget": None if body.budget is None else str(body.budget), "budget_mode": body.budget_mode,
+                "revoked": False, "status": "pending",
                 "created_by": caller.actor, "created_at": s.clock(), "link": link(key_id), "key": key}
 
     @r.get("", response_model=Page[KeyOut], summary="List the tenant's API keys (never the keys themselves)",
@@ -168,10 +177,11 @@ def router(s: Services) -> APIRouter:
                                                                                                        key_id))
 
     @r.post("/{key_id}/budget", status_code=202, response_model=Accepted,
-            summary="Set the key's budget (null: unlimited)", responses=errors(*COMMAND))
+            summary="Set the key's budget and mode (null: unlimited; soft: alerts only)", responses=errors(*COMMAND))
     async def budget(key_id: str, body: BudgetIn, caller: Caller = Depends(writer("keys:write"))) -> dict:
-        cmd = build(i.ChangeApiKeyBudget, key_id=key_id, budget=body.budget)
-        return await change(caller, key_id, cmd, "api_key_budget", _decimal(body.budget), _seq(s, caller, key_id))
+        cmd = build(i.ChangeApiKeyBudget, key_id=key_id, budget=body.budget, budget_mode=body.budget_mode)
+        return await change(caller, key_id, cmd, "api_key_budget", _decimal(body.budget), body.budget_mode,
+                            _seq(s, caller, key_id))
 
     return r
 

@@ -72,3 +72,14 @@ def test_an_announcement_of_another_revision_does_not_count_for_the_current_one(
                                                          budget_revision=1)])
     assert state.alerted == frozenset()
     assert thresholds(apikeys.decide(state, report("10", revision=2), now=None)) == [50]
+
+
+def test_a_budget_mode_change_alone_is_a_budget_change_and_the_mode_is_kept():
+    key = Key(create(budget="10"))
+    assert apikeys.fold(key.events).budget_mode == "hard"  # the default: refuse past the budget
+    [changed] = key.when(i.ChangeApiKeyBudget(key_id=KEY_ID, budget="10", budget_mode="soft"))
+    assert (changed.budget, changed.budget_mode, changed.previous) == (Decimal(10), "soft", Decimal(10))
+    state = apikeys.fold(key.events)
+    assert (state.budget_mode, state.budget_revision) == ("soft", 2)
+    assert key.when(i.ChangeApiKeyBudget(key_id=KEY_ID, budget="10", budget_mode="soft")) == []
+    assert apikeys.fold(Key(create(budget="5", budget_mode="soft")).events).budget_mode == "soft"
