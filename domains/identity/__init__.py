@@ -6,6 +6,7 @@
     tokens.py       `tsk_<token_id>_<secret>`: parse, hash (sha256 hex), constant-time match
     keys.py         `tsk-live-<key_id>_<secret>`: the API key format (same hash and match)
     apikeys.py      the `apikey` aggregate (inference clients): state, evolve, decide
+    keybudget.py    which 50/80/100% budget thresholds a key's spend reached (`due`)
     principal.py    `Principal`: who a valid token resolves to; `KeyPrincipal`: a valid API key
     errors.py       IdentityError and the conflict/not-found cases
 
