@@ -16,11 +16,13 @@ no token may appear there).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -133,6 +135,36 @@ class Api:
         r = self.admin.post("/v1/tokens", json={"name": "tests", "user_id": user_id}, headers=headers)
         assert r.status_code == 201, r.text
         return self.stack.client(r.json()["token"])
+
+
+@contextlib.contextmanager
+def clickhouse_stack(home: Path, name: str):
+    """A stack whose ClickHouse (chdb at `home`/clickhouse) is fed live by the EVT projection; yields (Api, client)."""
+    from adapters.clickhouse import client as clickhouse_client
+    from projections.clickhouse import ClickHouseSink
+    from projections.runner import ProjectionRunner
+
+    server = ServerProcess(store_dir=home / "nats-store", name=name).start()
+    ch = clickhouse_client(home / "clickhouse")
+    stack = Stack(server.url, clickhouse=ch).start()
+    stop = asyncio.Event()
+
+    async def project() -> None:
+        sink = ClickHouseSink(ch, database="tessera").setup()
+        await ProjectionRunner(stack.bus.nc, sink, batch_size=100, flush_interval=0.05).run(stop)
+
+    projecting = asyncio.run_coroutine_threadsafe(project(), stack.loop)
+    admin = stack.client(stack.admin_token)
+    try:
+        yield Api(stack, admin), ch
+    finally:
+        stack.loop.call_soon_threadsafe(stop.set)
+        with contextlib.suppress(Exception):
+            projecting.result(10)
+        admin.close()
+        stack.stop()
+        ch.close()
+        server.stop()
 
 
 def eventually(check: Callable[[], object], timeout: float = 10.0, interval: float = 0.05):

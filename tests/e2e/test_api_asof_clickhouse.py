@@ -11,22 +11,17 @@ answer from its usage tables (the USAGE records stored by the time event N was).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 
 import pytest
 from typer.testing import CliRunner
 
-from adapters.clickhouse import client as clickhouse_client
 from bus.direct import get_seq, last_for
-from bus.server import ServerProcess
 from gateway.http import asof
 from gateway.http.asof_clickhouse import Source, covers, source, tracked
-from projections.clickhouse import ClickHouseSink
-from projections.runner import ProjectionRunner
 from projections.timetravel import parse_as_of
-from tests.e2e.conftest import CLUSTER, Api, Stack, eventually, job_spec
+from tests.e2e.conftest import CLUSTER, Api, clickhouse_stack, eventually, job_spec
+from tests.e2e.test_api_audit import audit
 from tests.e2e.test_api_usage import run_to_the_end
 
 GROUPS = ("job", "tenant", "gpu_model", "day")
@@ -34,28 +29,10 @@ GROUPS = ("job", "tenant", "gpu_model", "day")
 
 @pytest.fixture(scope="module")
 def ch_api(tmp_path_factory):
-    home = tmp_path_factory.mktemp("asof-home")
-    server = ServerProcess(store_dir=home / "nats-store", name="asof-ch").start()
-    ch = clickhouse_client(home / "clickhouse")  # where `tessera replay` (TESSERA_HOME=home) finds it
-    stack = Stack(server.url, clickhouse=ch).start()
-    stop = asyncio.Event()
-
-    async def project() -> None:
-        sink = ClickHouseSink(ch, database="tessera").setup()
-        await ProjectionRunner(stack.bus.nc, sink, batch_size=100, flush_interval=0.05).run(stop)
-
-    projecting = asyncio.run_coroutine_threadsafe(project(), stack.loop)
-    admin = stack.client(stack.admin_token)
-    api = Api(stack, admin)
-    api.home, api.ch = home, ch
-    yield api
-    stack.loop.call_soon_threadsafe(stop.set)
-    with contextlib.suppress(Exception):
-        projecting.result(10)
-    admin.close()
-    stack.stop()
-    ch.close()
-    server.stop()
+    home = tmp_path_factory.mktemp("asof-home")  # `tessera replay` (TESSERA_HOME=home) finds the same chdb
+    with clickhouse_stack(home, "asof-ch") as (api, ch):
+        api.home, api.ch = home, ch
+        yield api
 
 
 def settled(api: Api) -> int:
@@ -68,17 +45,6 @@ def settled(api: Api) -> int:
         return last if stored and stack.primary.runner.position() >= last else None
 
     return eventually(done, timeout=20)
-
-
-def audit(client, **params) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        r = client.get("/v1/audit", params={**params, "page_size": 3, **({"cursor": cursor} if cursor else {})})
-        assert r.status_code == 200, r.text
-        items += r.json()["items"]
-        cursor = r.json()["next_cursor"]
-        if cursor is None:
-            return items
 
 
 def usage(client, group_by: str, **params) -> list[dict]:

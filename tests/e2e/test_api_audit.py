@@ -6,43 +6,20 @@ answers are checked against what was done (actor and token id) and against the o
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.clickhouse import client as clickhouse_client
-from bus.server import ServerProcess
-from projections.clickhouse import ClickHouseSink
-from projections.runner import ProjectionRunner
-from tests.e2e.conftest import Api, Stack, eventually, job_spec
+from tests.e2e.conftest import clickhouse_stack, eventually, job_spec
 
 SUBMITTED = "tessera.scheduling.job_submitted.v1"
 
 
 @pytest.fixture(scope="module")
 def audit_api(tmp_path_factory):
-    server = ServerProcess(store_dir=tmp_path_factory.mktemp("audit-nats") / "store", name="audit").start()
-    ch = clickhouse_client(tmp_path_factory.mktemp("audit-ch") / "clickhouse")
-    stack = Stack(server.url, clickhouse=ch).start()
-    stop = asyncio.Event()
-
-    async def project() -> None:
-        sink = ClickHouseSink(ch, database="tessera").setup()
-        await ProjectionRunner(stack.bus.nc, sink, batch_size=100, flush_interval=0.05).run(stop)
-
-    projecting = asyncio.run_coroutine_threadsafe(project(), stack.loop)
-    admin = stack.client(stack.admin_token)
-    yield Api(stack, admin)
-    stack.loop.call_soon_threadsafe(stop.set)
-    with contextlib.suppress(Exception):
-        projecting.result(10)
-    admin.close()
-    stack.stop()
-    ch.close()
-    server.stop()
+    with clickhouse_stack(tmp_path_factory.mktemp("audit"), "audit") as (api, ch):
+        yield api
 
 
 def audit(client, **params) -> list[dict]:

@@ -4,46 +4,30 @@ stores their usage, and the API's sums equal GPUs x (end - placement) computed f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from adapters.clickhouse import client as clickhouse_client
 from bus.commands import send
 from bus.publish import Publisher
-from bus.server import ServerProcess
-from projections.clickhouse import ClickHouseSink
 from projections.clickhouse.timestamps import gpu_seconds
-from projections.runner import ProjectionRunner
 from schemas import Envelope, derived_id
 from schemas import jobs as j
-from tests.e2e.conftest import CLUSTER, Api, Stack, eventually, job_spec
+from tests.e2e.conftest import (
+    CLUSTER,
+    Stack,
+    clickhouse_stack,
+    eventually,
+    job_spec,
+)
 
 
 @pytest.fixture(scope="module")
 def usage_api(tmp_path_factory):
-    server = ServerProcess(store_dir=tmp_path_factory.mktemp("usage-nats") / "store", name="usage").start()
-    ch = clickhouse_client(tmp_path_factory.mktemp("usage-ch") / "clickhouse")
-    stack = Stack(server.url, clickhouse=ch).start()
-    stop = asyncio.Event()
-
-    async def project() -> None:
-        sink = ClickHouseSink(ch, database="tessera").setup()
-        await ProjectionRunner(stack.bus.nc, sink, batch_size=100).run(stop)
-
-    projecting = asyncio.run_coroutine_threadsafe(project(), stack.loop)
-    admin = stack.client(stack.admin_token)
-    yield Api(stack, admin)
-    stack.loop.call_soon_threadsafe(stop.set)
-    with contextlib.suppress(Exception):
-        projecting.result(10)
-    admin.close()
-    stack.stop()
-    ch.close()
-    server.stop()
+    with clickhouse_stack(tmp_path_factory.mktemp("usage"), "usage") as (api, ch):
+        yield api
 
 
 def run_to_the_end(stack: Stack, tenant: str, job_id: str) -> None:
