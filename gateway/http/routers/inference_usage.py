@@ -25,11 +25,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from gateway.http import timerange
 from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
 from gateway.http.docs import errors
-from gateway.http.errors import ApiError, Invalid
-from gateway.http.routers.usage import EARLIEST, LATEST
+from gateway.http.errors import ApiError
 from gateway.http.services import Services
 
 log = logging.getLogger("tessera.gateway")
@@ -94,13 +94,7 @@ def router(s: Services) -> APIRouter:
                                   start: datetime | None = Query(None, alias="from", description="ISO 8601, inclusive"),
                                   end: datetime | None = Query(None, alias="to", description="ISO 8601, exclusive")
                                   ) -> dict:
-        for name, value in (("from", start), ("to", end)):
-            if value is not None and value.tzinfo is None:
-                raise Invalid([(name, "needs a timezone (e.g. 2026-03-01T00:00:00Z)")])
-            if value is not None and not EARLIEST <= value < LATEST:
-                raise Invalid([(name, "must be between 1970-01-01T00:00:00Z and 2106-01-01T00:00:00Z")])
-        if start is not None and end is not None and end <= start:
-            raise Invalid([("to", "must be after 'from'")])
+        timerange.check(start, end)
         if s.clickhouse is None:
             raise ApiError("usage is not available: this gateway has no ClickHouse", code="usage_unavailable",
                            status=503)

@@ -17,25 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from gateway.http import timerange
 from gateway.http.asof_clickhouse import source
 from gateway.http.auth import Caller, reader
 from gateway.http.docs import errors
-from gateway.http.errors import ApiError, Invalid
+from gateway.http.errors import ApiError
 from gateway.http.models import UsageOut
 from gateway.http.services import Services
 from gateway.http.usage import UsageUnavailable, usage, usage_until
 
 log = logging.getLogger("tessera.gateway")
 HOUR = Decimal(3600)
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # ClickHouse DateTime's range: outside it the engine fails (503)
-LATEST = datetime(2106, 1, 1, tzinfo=UTC)
 
 
 def router(s: Services) -> APIRouter:
@@ -49,13 +48,7 @@ def router(s: Services) -> APIRouter:
                         job: str | None = None, gpu_model: str | None = None,
                         start: datetime | None = Query(None, alias="from", description="ISO 8601, inclusive"),
                         end: datetime | None = Query(None, alias="to", description="ISO 8601, exclusive")) -> dict:
-        for name, value in (("from", start), ("to", end)):
-            if value is not None and value.tzinfo is None:
-                raise Invalid([(name, "needs a timezone (e.g. 2026-03-01T00:00:00Z)")])
-            if value is not None and not EARLIEST <= value < LATEST:
-                raise Invalid([(name, "must be between 1970-01-01T00:00:00Z and 2106-01-01T00:00:00Z")])
-        if start is not None and end is not None and end <= start:
-            raise Invalid([("to", "must be after 'from'")])
+        timerange.check(start, end)
         if s.clickhouse is None:
             raise ApiError("usage is not available: this gateway has no ClickHouse", code="usage_unavailable",
                            status=503)
